@@ -1,0 +1,54 @@
+"""Refuse request bodies over 1 MiB before they are read (spec §4: 413)."""
+import json
+
+MAX_BODY_BYTES = 1024 * 1024
+TOO_LARGE = json.dumps({'error': {'code': 'PAYLOAD_TOO_LARGE',
+                                  'message': 'The request body is larger than 1 MiB.'}}).encode()
+
+
+class BodySizeLimit:
+    """ASGI middleware: checks Content-Length up front and counts streamed (chunked) bodies as they arrive."""
+
+    def __init__(self, app, max_bytes: int = MAX_BODY_BYTES) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope['type'] != 'http':
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope['headers']).get(b'content-length')
+        if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
+            await self._refuse(send)
+            return
+        received = 0
+        response_started = False
+
+        async def counting_receive():
+            nonlocal received
+            message = await receive()
+            received += len(message.get('body', b''))
+            if received > self.max_bytes:
+                raise _BodyTooLarge
+            return message
+
+        async def tracking_send(message):
+            nonlocal response_started
+            response_started = response_started or message['type'] == 'http.response.start'
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, tracking_send)
+        except _BodyTooLarge:
+            if not response_started:
+                await self._refuse(send)
+
+    @staticmethod
+    async def _refuse(send) -> None:
+        await send({'type': 'http.response.start', 'status': 413,
+                    'headers': [(b'content-type', b'application/json'), (b'connection', b'close')]})
+        await send({'type': 'http.response.body', 'body': TOO_LARGE})
+
+
+class _BodyTooLarge(Exception):
+    pass

@@ -1,0 +1,110 @@
+"""AgentHost: the one composition root (settings → database → routes → middleware → pages) and the command line.
+
+NiceGUI's test fixtures run this file again for every test, so everything that registers routes, middleware or
+startup hooks lives here and nowhere else.
+"""
+import argparse
+import os
+import sys
+
+from services.settings import Settings, SettingsError, configure, load_settings
+
+
+def read_settings() -> Settings:
+    try:
+        return configure(load_settings())
+    except SettingsError as error:
+        sys.exit(f'{error}\nFix the variable in the environment or in .env, then start again.')
+
+
+settings = read_settings()
+os.environ.setdefault('NICEGUI_STORAGE_PATH', str((settings.data_dir / '.nicegui').resolve()))  # read on import
+
+from nicegui import app, ui  # noqa: E402
+
+import models  # noqa: E402
+import pages.agent_detail  # noqa: E402,F401  /agents/{agent_id}
+import pages.agents  # noqa: E402,F401  /
+import pages.auth  # noqa: E402,F401  /login, /signup, /logout
+import pages.settings  # noqa: E402,F401  /settings
+import pages.wizard  # noqa: E402,F401  /agents/new
+from api import agents as agents_api  # noqa: E402
+from api import auth as auth_api  # noqa: E402
+from api import errors as api_errors  # noqa: E402
+from api import health as health_api  # noqa: E402
+from api.request_limits import BodySizeLimit  # noqa: E402
+from services import accounts  # noqa: E402
+
+app.include_router(health_api.router)  # GET /healthz
+app.include_router(auth_api.router)  # POST /api/auth/token
+app.include_router(agents_api.router)  # /api/agents…
+app.include_router(api_errors.fallback)  # any other /api path: 404 in the API's error shape
+api_errors.install(app)  # domain errors → HTTP status and {"error": {...}}
+app.add_middleware(auth_api.AuthMiddleware)  # pages → /login, /api/* → 401 without credentials
+app.add_middleware(BodySizeLimit)  # 413 for bodies over 1 MiB, before they are read
+app.add_static_files('/static', os.path.join(os.path.dirname(os.path.abspath(__file__)), 'static'))
+
+
+def open_database() -> list[str]:
+    """Connect and bring the schema up to date; returns the migrations it applied."""
+    models.open_database(settings.resolved_database_url)
+    return models.migrate()
+
+
+def serve() -> None:
+    open_database()
+    ui.run(host=settings.host, port=settings.port, title='AgentHost', storage_secret=settings.session_secret(),
+           reload=False, show=False, favicon='🤖')
+
+
+def create_user_command(args: argparse.Namespace) -> None:
+    open_database()
+    user = accounts.create_user(email=args.email, password=args.password, is_admin=args.admin)
+    print(user.id)
+
+
+def create_token_command(args: argparse.Namespace) -> None:
+    open_database()
+    user = accounts.find_user(args.email)
+    print(accounts.create_token(user=user, name=args.name))
+
+
+def migrate_command(_: argparse.Namespace) -> None:
+    applied = open_database()
+    print(f'applied {len(applied)} migration(s)' + (f': {", ".join(applied)}' if applied else ''))
+
+
+def command_line() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog='agenthost', description='Sell and run hosted AI agents.')
+    commands = parser.add_subparsers(dest='command')
+    commands.add_parser('serve', help='serve the web app (the default)').set_defaults(run=lambda _: serve())
+    commands.add_parser('migrate', help='apply database migrations').set_defaults(run=migrate_command)
+
+    users = commands.add_parser('users', help='manage accounts').add_subparsers(dest='action', required=True)
+    create_user = users.add_parser('create', help='create an account; prints its id')
+    create_user.add_argument('--email', required=True)
+    create_user.add_argument('--password', required=True)
+    create_user.add_argument('--admin', action='store_true')
+    create_user.set_defaults(run=create_user_command)
+
+    tokens = commands.add_parser('tokens', help='manage API tokens').add_subparsers(dest='action', required=True)
+    create_token = tokens.add_parser('create', help='create an API token; prints it as the last line')
+    create_token.add_argument('--email', required=True)
+    create_token.add_argument('--name', default='')
+    create_token.set_defaults(run=create_token_command)
+    return parser
+
+
+def main(argv: list[str]) -> None:
+    args = command_line().parse_args(argv)
+    try:
+        getattr(args, 'run', lambda _: serve())(args)
+    except accounts.AccountError as error:
+        sys.exit(f'error: {error.message}')
+
+
+if __name__ in {'__main__', '__mp_main__'}:
+    if os.environ.get('NICEGUI_USER_SIMULATION'):
+        serve()  # NiceGUI's User fixture runs this file; its argv belongs to pytest
+    else:
+        main(sys.argv[1:])

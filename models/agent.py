@@ -1,0 +1,25 @@
+from peewee import CharField, DateTimeField, ForeignKeyField, TextField
+
+from .database import BaseModel, utcnow
+from .user import User
+
+AGENT_STATUSES = ('draft', 'provisioning', 'running', 'failed', 'stopping', 'stopped', 'deleting', 'deleted')
+EDITABLE_STATUSES = ('draft', 'stopped')
+COUNTED_STATUSES = ('provisioning', 'running', 'stopping')
+"""Agents in these states use up the plan's agent allowance (spec §4)."""
+
+
+class Agent(BaseModel):
+    owner = ForeignKeyField(User, backref='agents', on_delete='CASCADE')
+    name = CharField(max_length=64)
+    description = TextField(default='')
+    model = CharField(max_length=64)
+    system_prompt = TextField(default='')
+    region = CharField(max_length=32)
+    size = CharField(max_length=32)
+    status = CharField(max_length=16, default='draft', index=True)
+    status_reason = TextField(default='')
+    ip_address = CharField(max_length=64, null=True)
+    server_id = CharField(max_length=64, null=True)
+    created_at = DateTimeField(default=utcnow)
+    updated_at = DateTimeField(default=utcnow)

@@ -1,0 +1,44 @@
+"""The one database handle, its connection settings per backend, and the migration runner."""
+from datetime import datetime, timezone
+from pathlib import Path
+
+import peewee
+from playhouse.db_url import connect
+from playhouse.migrations import Runner
+
+db = peewee.DatabaseProxy()
+MIGRATIONS_DIR = Path(__file__).parent / 'migrations'
+
+# WAL lets page reads run while a webhook writes; the busy timeout makes concurrent writers wait instead of failing.
+SQLITE_PRAGMAS = {'journal_mode': 'wal', 'synchronous': 'normal', 'foreign_keys': 1, 'busy_timeout': 5000}
+
+
+def utcnow() -> datetime:
+    """Naive UTC: both backends store it unchanged, and the API adds the `Z` when it serialises."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+class BaseModel(peewee.Model):
+    class Meta:
+        database = db
+        legacy_table_names = False
+
+
+def open_database(url: str) -> peewee.Database:
+    """Connect the proxy to `url`; SQLite's folder is created so a fresh checkout starts with no manual step."""
+    if url.startswith('sqlite:///'):
+        Path(url.removeprefix('sqlite:///')).parent.mkdir(parents=True, exist_ok=True)
+        database = connect(url, pragmas=SQLITE_PRAGMAS, timeout=5)
+    else:
+        database = connect(url)
+    db.initialize(database)
+    return database
+
+
+def migrate() -> list[str]:
+    """Apply pending numbered migrations; returns their names (forward-only: there is no `down`)."""
+    return Runner(db.obj, str(MIGRATIONS_DIR)).up()
+
+
+def is_sqlite() -> bool:
+    return isinstance(db.obj, peewee.SqliteDatabase)

@@ -1,0 +1,97 @@
+"""Agents as their owners see them: the configuration rules shared by the wizard and the API, and CRUD."""
+import re
+
+from models import EDITABLE_STATUSES, Agent, User, db, utcnow
+
+from .errors import DomainError
+from .settings import get_settings
+
+NAME_PATTERN = re.compile(r'^[\w .-]{1,64}$')
+TEXT_LIMITS = {'description': 1000, 'system_prompt': 20000}
+CHOICE_FIELDS = ('model', 'region', 'size')
+AGENT_FIELDS = ('name', 'description', 'model', 'system_prompt', 'region', 'size')
+
+
+class AgentError(DomainError):
+    pass
+
+
+def choices(field: str) -> list[str]:
+    """The configured values for `model`, `region` or `size`; the first is the default."""
+    settings = get_settings()
+    return {'model': settings.agent_models, 'region': settings.agent_regions, 'size': settings.agent_sizes}[field]
+
+
+def validate_field(field: str, value: object) -> str | None:
+    """The problem with one field's value as a sentence, or None (the wizard shows it next to the field)."""
+    if not isinstance(value, str):
+        return f'{field} must be text.'
+    if field == 'name':
+        if not value.strip():
+            return 'Give the agent a name.'
+        if not NAME_PATTERN.match(value.strip()):
+            return 'Use 1–64 letters, digits, spaces, dashes, underscores or dots.'
+    elif field in TEXT_LIMITS and len(value) > TEXT_LIMITS[field]:
+        return f'Use at most {TEXT_LIMITS[field]} characters.'
+    elif field in CHOICE_FIELDS and value not in choices(field):
+        return f'Choose one of: {", ".join(choices(field))}.'
+    return None
+
+
+def clean_fields(data: object, *, partial: bool) -> dict[str, str]:
+    """Checked agent fields from untrusted input; a full set gets defaults, a partial one (PATCH) does not."""
+    if not isinstance(data, dict):
+        raise AgentError('INVALID_INPUT', 'The body must be a JSON object.')
+    for key in data:
+        if key not in AGENT_FIELDS:
+            raise AgentError('INVALID_INPUT', f'Unknown field {key!r}; allowed: {", ".join(AGENT_FIELDS)}.',
+                             field=str(key))
+    if not partial:
+        data = {**{field: choices(field)[0] for field in CHOICE_FIELDS}, 'name': '', **data}
+    for field, value in data.items():
+        problem = validate_field(field, value)
+        if problem:
+            raise AgentError('INVALID_INPUT', problem, field=field)
+    return {field: value.strip() if field == 'name' else value for field, value in data.items()}
+
+
+def create_agent(*, owner: User, data: object) -> Agent:
+    return Agent.create(owner=owner, **clean_fields(data, partial=False))
+
+
+def list_agents(*, owner: User) -> list[Agent]:
+    return list(Agent.select().where((Agent.owner == owner) & (Agent.status != 'deleted'))
+                .order_by(Agent.created_at.desc(), Agent.id.desc()))
+
+
+def get_agent(*, owner: User, agent_id: int) -> Agent:
+    """The owner's agent; another user's or a deleted one is reported as not found, revealing nothing."""
+    agent = Agent.get_or_none((Agent.id == agent_id) & (Agent.owner == owner) & (Agent.status != 'deleted'))
+    if agent is None:
+        raise AgentError('NOT_FOUND', f'There is no agent {agent_id}.')
+    return agent
+
+
+def update_agent(*, owner: User, agent_id: int, data: object) -> Agent:
+    fields = clean_fields(data, partial=True)
+    with db.atomic():
+        agent = get_agent(owner=owner, agent_id=agent_id)
+        if agent.status not in EDITABLE_STATUSES:
+            raise AgentError('AGENT_NOT_EDITABLE', f'The agent is {agent.status}; stop it before changing its '
+                                                   'configuration.')
+        updated = (Agent.update(**fields, updated_at=utcnow())
+                   .where((Agent.id == agent.id) & Agent.status.in_(EDITABLE_STATUSES)).execute())
+        if not updated:
+            raise AgentError('AGENT_NOT_EDITABLE', 'The agent changed state meanwhile; reload and try again.')
+    return Agent.get_by_id(agent.id)
+
+
+def delete_agent(*, owner: User, agent_id: int) -> Agent:
+    """Soft-delete an agent that has no server; one with a server must be stopped first."""
+    agent = get_agent(owner=owner, agent_id=agent_id)
+    deletable = ('draft', 'stopped', 'failed')
+    updated = (Agent.update(status='deleted', updated_at=utcnow())
+               .where((Agent.id == agent.id) & Agent.status.in_(deletable)).execute())
+    if not updated:
+        raise AgentError('AGENT_BUSY', f'The agent is {agent.status}; stop it before deleting it.')
+    return Agent.get_by_id(agent.id)

@@ -1,0 +1,126 @@
+"""Every setting of AgentHost in one typed object, read from the environment and an optional `.env`.
+
+The README documents each field (a test holds it to that); the admin setup checklist reads the same object.
+"""
+import secrets
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from typing_extensions import Annotated
+
+DATABASE_SCHEMES = ('sqlite:///', 'postgresql://', 'postgres://', 'postgresql+pool://')
+CommaList = Annotated[list[str], NoDecode]
+
+
+class SettingsError(Exception):
+    """A setting has a value the app cannot start with; the message names the variable and the fix."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file='.env', extra='ignore')
+
+    database_url: str = Field('', description='`sqlite:///path` or `postgresql://user@host:port/db`; '
+                                              'empty means `sqlite:///<DATA_DIR>/agenthost.db`')
+    host: str = Field('127.0.0.1', description='address the web server listens on')
+    port: int = Field(8080, ge=1, le=65535, description='port the web server listens on')
+    public_url: str = Field('http://localhost:8080', description='how Stripe, GitHub and browsers reach this app')
+    storage_secret: str = Field('', description='signs session cookies; generated once and kept in DATA_DIR '
+                                                'when unset')
+    stripe_secret_key: str = Field('', description='Stripe API key; unset means billing is not configured')
+    stripe_webhook_secret: str = Field('', description='`whsec_…` signing secret of the Stripe webhook endpoint')
+    stripe_api_base: str = Field('https://api.stripe.com', description='Stripe-compatible API base (test servers)')
+    stripe_price_starter: str = Field('', description='Stripe price id of the starter plan')
+    stripe_price_pro: str = Field('', description='Stripe price id of the pro plan')
+    stripe_price_business: str = Field('', description='Stripe price id of the business plan')
+    billing_mode: Literal['subscription', 'per_agent'] = Field('subscription', description='`subscription` (plans) '
+                                                               'or `per_agent` (one subscription per agent)')
+    stripe_price_agent: str = Field('', description='Stripe price id used in `per_agent` mode')
+    github_token: str = Field('', description='token allowed to dispatch workflows (Actions: write)')
+    github_repository: str = Field('', description='`owner/name` of the repository holding the workflow')
+    github_workflow: str = Field('provision-agent.yml', description='workflow file name or id')
+    github_ref: str = Field('main', description='branch or tag the workflow runs on')
+    github_api_url: str = Field('https://api.github.com', description='GitHub REST base (GitHub Enterprise, tests)')
+    github_webhook_secret: str = Field('', description='secret of the repository webhook; unset means the '
+                                                       'endpoint answers 503')
+    callback_secret: str = Field('', description='shared with the workflow to sign provisioning callbacks')
+    provision_timeout_minutes: int = Field(30, ge=1, description='a job with no news for this long is checked '
+                                                                 'and failed')
+    billing_grace_days: int = Field(3, ge=0, description='how long `past_due` still counts as entitled')
+    data_dir: Path = Field(Path('data'), description='folder for the SQLite database, storage secret and '
+                                                     'NiceGUI storage')
+    log_format: Literal['text', 'json'] = Field('text', description='log lines as `text` or `json`')
+    smtp_url: str = Field('', description='`smtp://user:pass@host:port` for notifications; unset means no mail')
+    mail_from: str = Field('', description='sender address of notification mail')
+    agent_models: CommaList = Field(['claude-sonnet-4-5', 'claude-haiku-4-5', 'gpt-4.1'],
+                                    description='comma-separated models offered in the wizard; the first is the '
+                                                'default')
+    agent_regions: CommaList = Field(['fsn1', 'nbg1', 'hel1', 'ash'],
+                                     description='comma-separated server regions; the first is the default')
+    agent_sizes: CommaList = Field(['small', 'medium', 'large'],
+                                   description='comma-separated server sizes; the first is the default')
+
+    @field_validator('agent_models', 'agent_regions', 'agent_sizes', mode='before')
+    @classmethod
+    def split_comma_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [item.strip() for item in value.split(',') if item.strip()]
+        if not value:
+            raise ValueError('needs at least one value')
+        return value
+
+    @field_validator('database_url')
+    @classmethod
+    def check_database_url(cls, value: str) -> str:
+        if value and not value.startswith(DATABASE_SCHEMES):
+            raise ValueError(f'must start with one of {", ".join(DATABASE_SCHEMES)} '
+                             '(for example sqlite:///data/agenthost.db)')
+        return value
+
+    @field_validator('public_url', 'stripe_api_base', 'github_api_url')
+    @classmethod
+    def check_http_url(cls, value: str) -> str:
+        if not value.startswith(('http://', 'https://')):
+            raise ValueError('must be an http:// or https:// address')
+        return value.rstrip('/')
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f'sqlite:///{self.data_dir / "agenthost.db"}'
+
+    def session_secret(self) -> str:
+        """The configured secret, or one generated on first start and kept so sessions survive restarts."""
+        if self.storage_secret:
+            return self.storage_secret
+        path = self.data_dir / 'storage_secret'
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(32))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+
+def load_settings() -> Settings:
+    """Read the settings, turning pydantic's report into one line per bad variable."""
+    try:
+        return Settings()
+    except ValidationError as error:
+        lines = [f'  {str(e["loc"][0]).upper()}: {e["msg"].removeprefix("Value error, ")}' for e in error.errors()]
+        raise SettingsError('Invalid configuration:\n' + '\n'.join(lines)) from None
+
+
+_current: Settings | None = None
+
+
+def configure(new: Settings) -> Settings:
+    """Make `new` the settings every service reads; called once by `main.py` (and by tests)."""
+    global _current  # noqa: PLW0603
+    _current = new
+    return new
+
+
+def get_settings() -> Settings:
+    if _current is None:
+        raise RuntimeError('settings are not configured: main.py calls configure() at start')
+    return _current

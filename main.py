@@ -23,11 +23,11 @@ os.environ.setdefault('NICEGUI_STORAGE_PATH', str((settings.data_dir / '.nicegui
 from nicegui import app, ui  # noqa: E402
 
 import models  # noqa: E402
+import pages.wizard  # noqa: E402,F401,I001  /agents/new (before /agents/{agent_id}, which would claim it)
 import pages.agent_detail  # noqa: E402,F401  /agents/{agent_id}
 import pages.agents  # noqa: E402,F401  /
 import pages.auth  # noqa: E402,F401  /login, /signup, /logout
 import pages.settings  # noqa: E402,F401  /settings
-import pages.wizard  # noqa: E402,F401  /agents/new
 from api import agents as agents_api  # noqa: E402
 from api import auth as auth_api  # noqa: E402
 from api import errors as api_errors  # noqa: E402

@@ -37,11 +37,13 @@ class BodySizeLimit:
             response_started = response_started or message['type'] == 'http.response.start'
             await send(message)
 
+        refused = False
         try:
             await self.app(scope, counting_receive, tracking_send)
-        except _BodyTooLarge:
-            if not response_started:
-                await self._refuse(send)
+        except* _BodyTooLarge:  # a group when it passes through a BaseHTTPMiddleware's task group
+            refused = True
+        if refused and not response_started:
+            await self._refuse(send)
 
     @staticmethod
     async def _refuse(send) -> None:

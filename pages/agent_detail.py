@@ -70,4 +70,4 @@ async def agent_detail_page(agent_id: int) -> None:
                                  ('System prompt', agent.system_prompt)):
                 with ui.row().classes('gap-2 w-full'):
                     ui.label(f'{label}:').classes('font-medium w-32')
-                    ui.label(value or '—').classes('whitespace-pre-wrap flex-1').mark(f'config-{label.lower()}')
+                    ui.label(value or '—').classes('whitespace-pre-wrap flex-1').mark(f'config-{label.lower().replace(" ", "-")}')

@@ -35,7 +35,7 @@ async def wizard_page() -> None:
         if step_is_valid(step):
             if step == 'Region and size':
                 fill_review()
-            stepper.next()
+            stepper.value = STEPS[STEPS.index(step) + 1]  # set here, not client-side, so the server knows the step
 
     def fill_review() -> None:
         review.clear()
@@ -69,7 +69,8 @@ async def wizard_page() -> None:
             else:
                 ui.button('Next', on_click=lambda: next_from(step)).mark(f'next-{STEPS.index(step) + 1}')
             if step != 'Basics':
-                ui.button('Back', on_click=stepper.previous).props('flat').mark(f'back-{STEPS.index(step) + 1}')
+                ui.button('Back', on_click=lambda: stepper.set_value(STEPS[STEPS.index(step) - 1])) \
+                    .props('flat').mark(f'back-{STEPS.index(step) + 1}')
 
     def text_input(field: str, label: str, step: str) -> ui.input:
         element = ui.input(label, validation=rule(field)).classes('w-full').mark(field)

@@ -2,6 +2,7 @@
 
 The README documents each field (a test holds it to that); the admin setup checklist reads the same object.
 """
+import os
 import secrets
 from pathlib import Path
 from typing import Literal
@@ -19,7 +20,8 @@ class SettingsError(Exception):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file='.env', extra='ignore')
+    # AGENTHOST_ENV_FILE lets tests (and unusual installs) point away from ./.env; empty disables it.
+    model_config = SettingsConfigDict(env_file=os.environ.get('AGENTHOST_ENV_FILE', '.env') or None, extra='ignore')
 
     database_url: str = Field('', description='`sqlite:///path` or `postgresql://user@host:port/db`; '
                                               'empty means `sqlite:///<DATA_DIR>/agenthost.db`')

@@ -1,0 +1,29 @@
+"""Every test runs against its own empty database (SQLite file, or the PostgreSQL in DATABASE_URL, truncated)
+and a clean environment, so no setting or row leaks from one test into the next."""
+import os
+
+os.environ['AGENTHOST_ENV_FILE'] = ''  # a developer's .env must not change what the tests see
+
+import pytest  # noqa: E402
+
+import models  # noqa: E402
+from services import login_limits  # noqa: E402
+from services.settings import Settings, configure  # noqa: E402
+
+POSTGRES_URL = os.environ.get('DATABASE_URL', '') if os.environ.get('DATABASE_URL', '').startswith('postgres') else ''
+
+
+@pytest.fixture(autouse=True)
+def isolated_environment(tmp_path, monkeypatch) -> Settings:
+    for name in Settings.model_fields:
+        monkeypatch.delenv(name.upper(), raising=False)
+    monkeypatch.setenv('DATA_DIR', str(tmp_path / 'data'))
+    monkeypatch.setenv('DATABASE_URL', POSTGRES_URL or f'sqlite:///{tmp_path}/agenthost.db')
+    settings = configure(Settings())
+    models.open_database(settings.resolved_database_url)
+    models.migrate()
+    if POSTGRES_URL:
+        tables = ', '.join(f'"{model._meta.table_name}"' for model in models.ALL_MODELS)
+        models.db.execute_sql(f'TRUNCATE TABLE {tables} RESTART IDENTITY CASCADE')
+    login_limits.reset()
+    return settings

@@ -1,0 +1,84 @@
+from nicegui.testing import User
+
+from models import ApiToken
+from services import accounts
+from tests.factories import PASSWORD, make_token, make_user
+
+
+async def test_api_without_credentials_answers_401(user: User):
+    response = await user.http_client.get('/api/agents')
+    assert response.status_code == 401
+    assert response.json()['error']['code'] == 'UNAUTHENTICATED'
+
+
+async def test_api_with_an_unknown_token_answers_401(user: User):
+    response = await user.http_client.get('/api/agents', headers={'Authorization': 'Bearer ah_nope'})
+    assert response.status_code == 401
+
+
+async def test_api_with_a_non_bearer_scheme_answers_401(user: User):
+    response = await user.http_client.get('/api/agents', headers={'Authorization': 'Basic dXNlcjpwYXNz'})
+    assert response.status_code == 401
+
+
+async def test_revoked_token_answers_401(user: User):
+    owner = make_user()
+    headers = make_token(owner)
+    token = ApiToken.get(ApiToken.user == owner)
+    accounts.revoke_token(user=owner, token_id=token.id)
+    response = await user.http_client.get('/api/agents', headers=headers)
+    assert response.status_code == 401
+
+
+async def test_tokens_are_stored_only_as_a_hash():
+    owner = make_user()
+    token = accounts.create_token(user=owner, name='ci')
+    stored = ApiToken.get(ApiToken.user == owner)
+    assert token not in (stored.token_hash, stored.prefix)
+    assert accounts.user_for_token(token).id == owner.id
+
+
+async def test_password_exchange_returns_a_working_token(user: User):
+    make_user('script@example.com')
+    response = await user.http_client.post('/api/auth/token',
+                                           json={'email': 'script@example.com', 'password': PASSWORD})
+    assert response.status_code == 201
+    headers = {'Authorization': f'Bearer {response.json()["token"]}'}
+    assert (await user.http_client.get('/api/agents', headers=headers)).status_code == 200
+
+
+async def test_wrong_password_exchange_answers_401(user: User):
+    make_user('script@example.com')
+    response = await user.http_client.post('/api/auth/token',
+                                           json={'email': 'script@example.com', 'password': 'nope nope'})
+    assert response.status_code == 401
+    assert response.json()['error']['code'] == 'INVALID_CREDENTIALS'
+
+
+async def test_repeated_failures_for_one_account_answer_429_with_retry_after(user: User):
+    make_user('target@example.com')
+    for _ in range(5):
+        await user.http_client.post('/api/auth/token', json={'email': 'target@example.com', 'password': 'guess'})
+    response = await user.http_client.post('/api/auth/token',
+                                           json={'email': 'target@example.com', 'password': PASSWORD})
+    assert response.status_code == 429
+    assert int(response.headers['Retry-After']) > 0
+    assert response.json()['error']['code'] == 'TOO_MANY_ATTEMPTS'
+
+
+async def test_repeated_failures_from_one_address_lock_out_every_account(user: User):
+    make_user('victim@example.com')
+    for number in range(20):
+        await user.http_client.post('/api/auth/token', json={'email': f'guess{number}@example.com', 'password': 'x'})
+    response = await user.http_client.post('/api/auth/token',
+                                           json={'email': 'victim@example.com', 'password': PASSWORD})
+    assert response.status_code == 429
+
+
+def test_lockout_ends_when_the_window_passes():
+    from services.login_limits import FailureWindow
+    window = FailureWindow(limit=2, window=60)
+    window.record_failure('a', now=0)
+    window.record_failure('a', now=1)
+    assert window.seconds_until_allowed('a', now=2) == 58
+    assert window.seconds_until_allowed('a', now=61) == 0

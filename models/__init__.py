@@ -1,9 +1,13 @@
 """peewee models on one base and one `DatabaseProxy`; the schema itself is built by `models/migrations/`."""
 from .agent import AGENT_STATUSES, COUNTED_STATUSES, EDITABLE_STATUSES, Agent
+from .billing import CompGrant, EntitlementLoss, StripeCustomer, Subscription
 from .database import BaseModel, db, is_sqlite, migrate, open_database, utcnow
 from .user import ApiToken, User
+from .webhooks import WebhookDelivery, WebhookEvent
 
-ALL_MODELS = [User, ApiToken, Agent]
+ALL_MODELS = [User, ApiToken, Agent, StripeCustomer, Subscription, CompGrant, EntitlementLoss, WebhookEvent,
+              WebhookDelivery]
 
 __all__ = ['AGENT_STATUSES', 'ALL_MODELS', 'COUNTED_STATUSES', 'EDITABLE_STATUSES', 'Agent', 'ApiToken',
-           'BaseModel', 'User', 'db', 'is_sqlite', 'migrate', 'open_database', 'utcnow']
+           'BaseModel', 'CompGrant', 'EntitlementLoss', 'StripeCustomer', 'Subscription', 'User',
+           'WebhookDelivery', 'WebhookEvent', 'db', 'is_sqlite', 'migrate', 'open_database', 'utcnow']

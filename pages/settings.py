@@ -1,7 +1,7 @@
 """`/settings`: the account's plan and its API tokens."""
 from nicegui import run, ui
 
-from services import accounts, gate
+from services import accounts, plans
 from services.errors import DomainError
 
 from .frame import frame, signed_in_user
@@ -47,7 +47,7 @@ async def settings_page() -> None:
     with frame('Settings', user):
         with ui.card().classes('w-full'):
             ui.label('Plan').classes('text-lg font-medium')
-            if gate.billing_is_configured():
+            if plans.billing_is_configured():
                 ui.label('No active subscription.').mark('plan-status')
             else:
                 ui.label('Billing is not set up on this installation yet; the operator must connect Stripe.') \

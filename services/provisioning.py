@@ -24,7 +24,7 @@ def request_deploy(*, owner: User, agent_id: int, idempotency_key: str | None = 
     if agent.status not in DEPLOYABLE_STATUSES:
         raise AgentError('AGENT_NOT_DEPLOYABLE', f'The agent is {agent.status}; only draft, stopped or failed '
                                                  'agents can be deployed.')
-    gate.check_can_deploy(user=owner)
+    gate.check_can_deploy(user=owner, agent=agent)
     if not provisioning_is_configured():
         raise ProvisioningError('PROVISIONING_NOT_CONFIGURED', 'Provisioning is not set up yet. The operator must '
                                                                'set GITHUB_TOKEN, GITHUB_REPOSITORY and '

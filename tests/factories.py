@@ -2,7 +2,7 @@
 from itertools import count
 
 from models import Agent, User
-from services import accounts, agents
+from services import accounts, agents, billing
 
 PASSWORD = 'correct horse battery'
 _numbers = count(1)
@@ -24,3 +24,10 @@ def make_agent(owner: User, *, name: str = 'Support bot', status: str = 'draft',
         Agent.update(status=status).where(Agent.id == agent.id).execute()
         agent = Agent.get_by_id(agent.id)
     return agent
+
+
+def make_entitled_user(email: str | None = None, *, plan: str = 'pro') -> User:
+    """A user with a complimentary grant: entitled without Stripe, so provisioning tests need no billing."""
+    user = make_user(email)
+    billing.grant_complimentary(user=user, plan=plan, granted_by='tests')
+    return user

@@ -1,0 +1,82 @@
+"""Who may run how many agents: subscriptions in good standing, past_due within the grace, comp grants.
+
+Spec §5: entitled means `active` or `trialing`, `past_due` for up to BILLING_GRACE_DAYS after it became
+past_due, or a complimentary grant; every other status is not.
+"""
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from models import COUNTED_STATUSES, Agent, CompGrant, Subscription, User, utcnow
+
+from .plans import PER_AGENT_PLAN, find_plan
+from .settings import get_settings
+
+GOOD_STANDING = ('active', 'trialing')
+
+
+@dataclass
+class Entitlement:
+    plan: str | None = None
+    status: str | None = None
+    period_end: datetime | None = None
+    cancel_at_period_end: bool = False
+    agents_allowed: int = 0
+    paid_agent_ids: set[int] = field(default_factory=set)
+    """In per_agent mode: the agents whose own subscription is in good standing."""
+
+    @property
+    def is_entitled(self) -> bool:
+        return self.agents_allowed > 0 or bool(self.paid_agent_ids)
+
+
+def subscription_is_entitled(subscription: Subscription, now: datetime | None = None) -> bool:
+    now = now or utcnow()
+    if subscription.status in GOOD_STANDING:
+        return True
+    if subscription.status == 'past_due' and subscription.past_due_since is not None:
+        return now < subscription.past_due_since + timedelta(days=get_settings().billing_grace_days)
+    return False
+
+
+def active_grant(user: User, now: datetime | None = None) -> CompGrant | None:
+    now = now or utcnow()
+    return (CompGrant.select()
+            .where((CompGrant.user == user) & CompGrant.revoked_at.is_null()
+                   & (CompGrant.until.is_null() | (CompGrant.until > now)))
+            .order_by(CompGrant.granted_at.desc()).first())
+
+
+def entitlement_for(user: User, now: datetime | None = None) -> Entitlement:
+    """The user's entitlement now; the largest plan wins when several apply."""
+    now = now or utcnow()
+    result = Entitlement()
+    subscriptions = list(Subscription.select().where(Subscription.user == user)
+                         .order_by(Subscription.created_at.desc()))
+    for subscription in subscriptions:
+        if subscription.plan == PER_AGENT_PLAN:
+            if subscription_is_entitled(subscription, now) and subscription.agent_id:
+                result.paid_agent_ids.add(subscription.agent_id)
+            continue
+        plan = find_plan(subscription.plan)
+        entitled = subscription_is_entitled(subscription, now)
+        if result.plan is None or (entitled and plan and plan.agents > result.agents_allowed):
+            result.plan, result.status = subscription.plan, subscription.status
+            result.period_end, result.cancel_at_period_end = (subscription.current_period_end,
+                                                              subscription.cancel_at_period_end)
+            result.agents_allowed = plan.agents if (entitled and plan) else 0
+    grant = active_grant(user, now)
+    grant_plan = find_plan(grant.plan) if grant else None
+    if grant_plan and grant_plan.agents > result.agents_allowed:
+        result.plan, result.status, result.period_end = grant_plan.name, 'comp', grant.until
+        result.cancel_at_period_end, result.agents_allowed = False, grant_plan.agents
+    if result.paid_agent_ids and result.plan is None:
+        result.plan, result.status = PER_AGENT_PLAN, 'active'
+    return result
+
+
+def agents_used(user: User, *, excluding: int | None = None) -> int:
+    """Agents that count against the plan: provisioning, running or stopping (spec §4)."""
+    query = Agent.select().where((Agent.owner == user) & Agent.status.in_(COUNTED_STATUSES))
+    if excluding is not None:
+        query = query.where(Agent.id != excluding)
+    return query.count()

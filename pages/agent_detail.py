@@ -10,7 +10,7 @@ SETTINGS_FIXES = ('NO_ACTIVE_SUBSCRIPTION', 'AGENT_LIMIT_REACHED')
 """Refusals the user can fix on the Settings page, so the page offers a button there."""
 
 
-@ui.page('/agents/{agent_id}')
+@ui.page('/agents/{agent_id:int}')
 async def agent_detail_page(agent_id: int) -> None:
     user = await signed_in_user()
     if user is None:

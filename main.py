@@ -27,17 +27,22 @@ import pages.wizard  # noqa: E402,F401,I001  /agents/new (before /agents/{agent_
 import pages.agent_detail  # noqa: E402,F401  /agents/{agent_id}
 import pages.agents  # noqa: E402,F401  /
 import pages.auth  # noqa: E402,F401  /login, /signup, /logout
+import pages.checkout_return  # noqa: E402,F401  /billing/return
 import pages.settings  # noqa: E402,F401  /settings
 from api import agents as agents_api  # noqa: E402
 from api import auth as auth_api  # noqa: E402
+from api import billing as billing_api  # noqa: E402
 from api import errors as api_errors  # noqa: E402
 from api import health as health_api  # noqa: E402
+from api import stripe_webhook as stripe_webhook_api  # noqa: E402
 from api.request_limits import BodySizeLimit  # noqa: E402
 from services import accounts  # noqa: E402
 
 app.include_router(health_api.router)  # GET /healthz
 app.include_router(auth_api.router)  # POST /api/auth/token
 app.include_router(agents_api.router)  # /api/agents…
+app.include_router(billing_api.router)  # GET /api/billing, POST /api/billing/checkout, POST /api/billing/portal
+app.include_router(stripe_webhook_api.router)  # POST /api/webhooks/stripe
 app.include_router(api_errors.fallback)  # any other /api path: 404 in the API's error shape
 api_errors.install(app)  # domain errors → HTTP status and {"error": {...}}
 app.add_middleware(auth_api.AuthMiddleware)  # pages → /login, /api/* → 401 without credentials

@@ -1,10 +1,63 @@
-"""`/settings`: the account's plan and its API tokens."""
+"""`/settings`: the account's plan and billing, and its API tokens."""
 from nicegui import run, ui
 
-from services import accounts, plans
+from services import accounts, billing, plans
 from services.errors import DomainError
+from services.settings import get_settings
 
 from .frame import frame, signed_in_user
+
+
+def day(moment) -> str:
+    return f'{moment:%Y-%m-%d}' if moment else '—'
+
+
+async def go_to_stripe(action, error_label: ui.label, **kwargs) -> None:
+    """Open a Stripe page (Checkout or the portal); Stripe's answer can take a moment, so say so."""
+    error_label.text = 'Opening Stripe…'
+    try:
+        url = await run.io_bound(action, **kwargs)
+    except DomainError as problem:
+        error_label.text = problem.message
+        return
+    ui.navigate.to(url)
+
+
+def billing_section(user, summary: dict, has_customer: bool, grace_ends) -> None:
+    with ui.card().classes('w-full'):
+        ui.label('Plan').classes('text-lg font-medium')
+        if not plans.billing_is_configured() and summary['status'] != 'comp':
+            ui.label('Billing is not set up on this installation yet; the operator must connect Stripe.') \
+                .mark('plan-status')
+            return
+        stripe_message = ui.label().classes('text-negative').mark('billing-message')
+        if summary['plan']:
+            ending = 'Ends' if summary['cancel_at_period_end'] else 'Renews'
+            ui.label(f'{summary["plan"].capitalize()} plan · {summary["status"]} · {ending} {day(summary["period_end"])}'
+                     f' · {summary["agents_used"]} of {summary["agents_allowed"]} agents in use').mark('plan-status')
+        else:
+            ui.label('No active subscription. Choose a plan to deploy agents.').mark('plan-status')
+        if summary['status'] == 'past_due':
+            ui.label(f'Your last payment failed. Update your payment method in "Manage billing" before '
+                     f'{day(grace_ends)}, or your agents will be stopped.').classes('text-warning').mark('past-due')
+        if get_settings().billing_mode == 'per_agent':
+            ui.label('Each agent is billed on its own: pay for it when you deploy it.').classes('text-grey-7')
+        else:
+            with ui.row().classes('gap-4 w-full'):
+                for plan in plans.plans():
+                    current = plan.name == summary['plan'] and summary['agents_allowed'] > 0
+                    with ui.card().classes('w-56').mark(f'plan-{plan.name}'):
+                        ui.label(plan.name.capitalize()).classes('text-lg font-semibold')
+                        ui.label(f'${plan.monthly_usd}/month')
+                        ui.label(f'{plan.agents} agent{"s" if plan.agents > 1 else ""}')
+                        if current:
+                            ui.badge('Current plan', color='positive')
+                        else:
+                            ui.button('Subscribe', on_click=lambda p=plan.name: go_to_stripe(
+                                billing.start_checkout, stripe_message, user=user, plan=p)).mark(f'subscribe-{plan.name}')
+        if has_customer:
+            ui.button('Manage billing', icon='open_in_new', on_click=lambda: go_to_stripe(
+                billing.open_portal, stripe_message, user=user)).props('outline').mark('manage-billing')
 
 
 @ui.page('/settings')
@@ -12,6 +65,9 @@ async def settings_page() -> None:
     user = await signed_in_user()
     if user is None:
         return
+    summary = await run.io_bound(billing.summary, user)
+    has_customer = await run.io_bound(billing.has_customer, user)
+    grace_ends = await run.io_bound(billing.grace_ends, user)
 
     async def show_tokens() -> None:
         tokens = await run.io_bound(accounts.list_tokens, user=user)
@@ -45,13 +101,7 @@ async def settings_page() -> None:
         await show_tokens()
 
     with frame('Settings', user):
-        with ui.card().classes('w-full'):
-            ui.label('Plan').classes('text-lg font-medium')
-            if plans.billing_is_configured():
-                ui.label('No active subscription.').mark('plan-status')
-            else:
-                ui.label('Billing is not set up on this installation yet; the operator must connect Stripe.') \
-                    .mark('plan-status')
+        billing_section(user, summary, has_customer, grace_ends)
         with ui.card().classes('w-full'):
             ui.label('API tokens').classes('text-lg font-medium')
             ui.label('Use a token as "Authorization: Bearer <token>" with the JSON API.').classes('text-grey-7')

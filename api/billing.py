@@ -1,0 +1,29 @@
+"""JSON API for the account's billing (spec §4)."""
+from fastapi import APIRouter, Request
+from nicegui import run
+
+from services import billing
+
+from .agents import iso
+from .auth import CurrentUser
+from .bodies import read_json
+
+router = APIRouter(prefix='/api/billing', tags=['billing'])
+
+
+@router.get('')
+async def billing_summary(user: CurrentUser) -> dict:
+    summary = await run.io_bound(billing.summary, user)
+    return {**summary, 'period_end': iso(summary['period_end'])}
+
+
+@router.post('/checkout')
+async def start_checkout(user: CurrentUser, request: Request) -> dict:
+    body = await read_json(request)
+    url = await run.io_bound(billing.start_checkout, user=user, plan=body.get('plan'), agent_id=body.get('agent_id'))
+    return {'url': url}
+
+
+@router.post('/portal')
+async def open_portal(user: CurrentUser) -> dict:
+    return {'url': await run.io_bound(billing.open_portal, user=user)}

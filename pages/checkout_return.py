@@ -1,0 +1,47 @@
+"""`/billing/return`: where Stripe Checkout sends the user back; it fulfils the session itself.
+
+Fulfilment is the same idempotent function the webhook runs, so the new plan shows at once even when the
+webhook is late, and nothing happens twice when both arrive.
+"""
+from nicegui import run, ui
+
+from services import billing
+from services.errors import DomainError
+
+from .frame import frame, signed_in_user
+
+
+@ui.page('/billing/return')
+async def checkout_return_page(session_id: str = '') -> None:
+    user = await signed_in_user()
+    if user is None:
+        return
+    with frame('Payment', user):
+        with ui.row().classes('items-center gap-2') as waiting:
+            ui.spinner()
+            ui.label('Confirming your payment with Stripe…')
+        outcome = ui.column().classes('gap-2')
+    await ui.context.client.connected()  # Stripe may take seconds: answer the page first
+    try:
+        result = await run.io_bound(billing.fulfil_checkout, session_id, expected_user=user)
+    except DomainError as problem:
+        waiting.delete()
+        with outcome:
+            ui.label(problem.message).classes('text-negative').mark('checkout-error')
+            ui.button('Back to Settings', on_click=lambda: ui.navigate.to('/settings'))
+        return
+    waiting.delete()
+    with outcome:
+        if not result.complete:
+            ui.label('Stripe has not confirmed the payment yet. This page checks again when you reload it.') \
+                .mark('checkout-pending')
+            ui.button('Check again', on_click=ui.navigate.reload)
+        elif result.agent_id:
+            ui.label('Payment received for your agent.').mark('checkout-plan')
+            if result.deploy_error:
+                ui.label(result.deploy_error.message).classes('text-negative').mark('deploy-refusal')
+            ui.button('Open the agent', on_click=lambda: ui.navigate.to(f'/agents/{result.agent_id}'))
+        else:
+            ui.label(f'You are on the {result.plan} plan.').classes('text-lg').mark('checkout-plan')
+            ui.button('Back to your agents', on_click=lambda: ui.navigate.to('/'))
+            ui.button('Settings', on_click=lambda: ui.navigate.to('/settings')).props('flat')

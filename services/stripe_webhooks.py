@@ -1,0 +1,148 @@
+"""Stripe webhooks: verify and store on receipt, process afterwards (spec §5).
+
+Receiving never waits on Stripe's API: it verifies the signature with the SDK, stores the event once by
+its id and answers. Processing re-reads the objects from Stripe, retries transient failures with back-off,
+survives a restart (the event row is the queue) and keeps failures with their traceback for reprocessing.
+"""
+import json
+import random
+import traceback
+from dataclasses import dataclass
+from datetime import timedelta
+
+import stripe
+
+from models import WebhookDelivery, WebhookEvent, db, utcnow
+
+from . import billing
+from .errors import DomainError
+from .settings import get_settings
+from .stripe_api import StripeCallError
+
+SOURCE = 'stripe'
+SIGNATURE_TOLERANCE_SECONDS = 300
+MAX_ATTEMPTS = 8
+BACKOFF_BASE_SECONDS = 2.0
+BACKOFF_CAP_SECONDS = 15 * 60
+LEASE = timedelta(minutes=5)
+"""A claimed event whose worker died is taken up again after this long."""
+RECORDED_HEADERS = ('user-agent', 'content-type', 'content-length', 'x-forwarded-for')
+"""Kept in the delivery log; the signature is left out like every other credential-like value."""
+
+
+class WebhookError(DomainError):
+    pass
+
+
+@dataclass
+class Receipt:
+    event_id: str
+    is_new: bool
+
+
+def receive(*, payload: bytes, signature: str | None, headers: dict[str, str]) -> Receipt:
+    """Verify and store one delivery; a duplicate adds only a delivery-log row marked as such."""
+    secret = get_settings().stripe_webhook_secret
+    if not secret:
+        raise WebhookError('WEBHOOK_NOT_CONFIGURED', 'STRIPE_WEBHOOK_SECRET is not set on this installation.')
+    try:
+        stripe.WebhookSignature.verify_header(payload.decode('utf-8'), signature, secret,
+                                              SIGNATURE_TOLERANCE_SECONDS)
+        event = json.loads(payload)
+        event_id, event_type = str(event['id']), str(event['type'])
+    except (stripe.SignatureVerificationError, UnicodeDecodeError, ValueError, KeyError, TypeError) as error:
+        raise WebhookError('BAD_SIGNATURE', f'The Stripe-Signature does not verify: {error}') from None
+    kept = {name: value for name, value in headers.items() if name.lower() in RECORDED_HEADERS}
+    with db.atomic():
+        inserted = (WebhookEvent.insert(source=SOURCE, event_id=event_id, type=event_type,
+                                        payload=payload.decode('utf-8'))
+                    .on_conflict_ignore().as_rowcount().execute())
+        WebhookDelivery.create(source=SOURCE, event_id=event_id, headers=json.dumps(kept),
+                               result='accepted' if inserted else 'duplicate')
+    return Receipt(event_id=event_id, is_new=bool(inserted))
+
+
+def process(event_id: str) -> str | None:
+    """Process one stored event if it is due and nobody else holds it; returns its new status."""
+    if not _claim(event_id):
+        return None
+    event = WebhookEvent.get((WebhookEvent.source == SOURCE) & (WebhookEvent.event_id == event_id))
+    try:
+        status = _handle(json.loads(event.payload))
+    except StripeCallError as error:
+        return _record_failure(event, error.message, retry=error.transient)
+    except Exception as error:  # noqa: BLE001 — any handler bug is kept with its traceback for reprocessing
+        message = error.message if isinstance(error, DomainError) else f'{type(error).__name__}: {error}'
+        return _record_failure(event, message, retry=False)
+    (WebhookEvent.update(status=status, processed_at=utcnow(), next_attempt_at=None, last_error='', traceback='')
+     .where(WebhookEvent.id == event.id).execute())
+    return status
+
+
+def process_due(limit: int = 100) -> int:
+    """Process events that are pending and due, or whose worker's lease ran out (the scheduler's tick)."""
+    now = utcnow()
+    due = (WebhookEvent.select(WebhookEvent.event_id)
+           .where((WebhookEvent.source == SOURCE) & WebhookEvent.status.in_(('pending', 'processing'))
+                  & (WebhookEvent.next_attempt_at.is_null() | (WebhookEvent.next_attempt_at <= now)))
+           .order_by(WebhookEvent.received_at).limit(limit))
+    return sum(1 for row in list(due) if process(row.event_id) is not None)
+
+
+def reprocess(event_id: str) -> str | None:
+    """Run a stored event again, whatever became of it before (admin button, `stripe reprocess --id`)."""
+    updated = (WebhookEvent.update(status='pending', attempts=0, next_attempt_at=None)
+               .where((WebhookEvent.source == SOURCE) & (WebhookEvent.event_id == event_id)).execute())
+    if not updated:
+        raise WebhookError('NOT_FOUND', f'No stored Stripe event {event_id}.')
+    return process(event_id)
+
+
+def reprocess_failed() -> dict[str, str | None]:
+    failed = WebhookEvent.select(WebhookEvent.event_id).where((WebhookEvent.source == SOURCE)
+                                                              & (WebhookEvent.status == 'failed'))
+    return {row.event_id: reprocess(row.event_id) for row in list(failed)}
+
+
+def _claim(event_id: str) -> bool:
+    """Compare-and-set from pending (or an expired lease) to processing, so two workers never share an event."""
+    now = utcnow()
+    return bool(WebhookEvent.update(status='processing', attempts=WebhookEvent.attempts + 1,
+                                    next_attempt_at=now + LEASE)
+                .where((WebhookEvent.source == SOURCE) & (WebhookEvent.event_id == event_id)
+                       & WebhookEvent.status.in_(('pending', 'processing'))
+                       & (WebhookEvent.next_attempt_at.is_null() | (WebhookEvent.next_attempt_at <= now)))
+                .execute())
+
+
+def _handle(event: dict) -> str:
+    """Re-read the event's object from Stripe and apply it; 'ignored' for types we do not act on."""
+    event_type, obj = event['type'], event['data']['object']
+    if event_type == 'checkout.session.completed':
+        billing.fulfil_checkout(obj['id'])
+    elif event_type.startswith('customer.subscription.'):
+        billing.sync_subscription(obj['id'])
+    elif event_type in ('invoice.paid', 'invoice.payment_failed'):
+        subscription_id = _invoice_subscription(obj)
+        if subscription_id is None:
+            return 'ignored'
+        billing.sync_subscription(subscription_id)
+    else:
+        return 'ignored'
+    return 'processed'
+
+
+def _invoice_subscription(invoice: dict) -> str | None:
+    """Since API 2025-03-31 an invoice names its subscription under parent.subscription_details."""
+    details = ((invoice.get('parent') or {}).get('subscription_details') or {})
+    subscription = details.get('subscription') or invoice.get('subscription')
+    return subscription if isinstance(subscription, str) else (subscription or {}).get('id')
+
+
+def _record_failure(event: WebhookEvent, message: str, *, retry: bool) -> str:
+    status = 'pending' if retry and event.attempts < MAX_ATTEMPTS else 'failed'
+    delay = random.uniform(0, min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** event.attempts))  # full jitter
+    (WebhookEvent.update(status=status, last_error=message, traceback=traceback.format_exc(),
+                         next_attempt_at=utcnow() + timedelta(seconds=delay) if status == 'pending' else None)
+     .where(WebhookEvent.id == event.id).execute())
+    return status

@@ -4,8 +4,10 @@ NiceGUI's test fixtures run this file again for every test, so everything that r
 startup hooks lives here and nowhere else.
 """
 import argparse
+import getpass
 import os
 import sys
+from datetime import date, datetime, timedelta
 
 from services.settings import Settings, SettingsError, configure, load_settings
 
@@ -25,6 +27,7 @@ from nicegui import app, ui  # noqa: E402
 import models  # noqa: E402
 import pages.wizard  # noqa: E402,F401,I001  /agents/new (before /agents/{agent_id}, which would claim it)
 import pages.agent_detail  # noqa: E402,F401  /agents/{agent_id}
+import pages.admin  # noqa: E402,F401  /admin
 import pages.agents  # noqa: E402,F401  /
 import pages.auth  # noqa: E402,F401  /login, /signup, /logout
 import pages.checkout_return  # noqa: E402,F401  /billing/return
@@ -36,7 +39,8 @@ from api import errors as api_errors  # noqa: E402
 from api import health as health_api  # noqa: E402
 from api import stripe_webhook as stripe_webhook_api  # noqa: E402
 from api.request_limits import BodySizeLimit  # noqa: E402
-from services import accounts  # noqa: E402
+from services import accounts, billing, stripe_webhooks  # noqa: E402
+from services.errors import DomainError  # noqa: E402
 
 app.include_router(health_api.router)  # GET /healthz
 app.include_router(auth_api.router)  # POST /api/auth/token
@@ -74,6 +78,27 @@ def create_token_command(args: argparse.Namespace) -> None:
     print(accounts.create_token(user=user, name=args.name))
 
 
+def grant_command(args: argparse.Namespace) -> None:
+    open_database()
+    until = datetime.combine(args.until + timedelta(days=1), datetime.min.time()) if args.until else None
+    grant = billing.grant_complimentary(user=accounts.find_user(args.email), plan=args.plan, until=until,
+                                        granted_by=f'cli:{getpass.getuser()}')
+    print(f'granted {grant.plan} to {args.email} ' + (f'until the end of {args.until}' if until else 'without end'))
+
+
+def stripe_sync_command(_: argparse.Namespace) -> None:
+    open_database()
+    print(f'synced {billing.sync_all()} subscription(s) from Stripe')
+
+
+def stripe_reprocess_command(args: argparse.Namespace) -> None:
+    open_database()
+    results = stripe_webhooks.reprocess_failed() if args.failed else {args.id: stripe_webhooks.reprocess(args.id)}
+    for event_id, status in results.items():
+        print(f'{event_id}: {status}')
+    print(f'reprocessed {len(results)} event(s)')
+
+
 def migrate_command(_: argparse.Namespace) -> None:
     applied = open_database()
     print(f'applied {len(applied)} migration(s)' + (f': {", ".join(applied)}' if applied else ''))
@@ -97,6 +122,21 @@ def command_line() -> argparse.ArgumentParser:
     create_token.add_argument('--email', required=True)
     create_token.add_argument('--name', default='')
     create_token.set_defaults(run=create_token_command)
+
+    billing_commands = commands.add_parser('billing', help='entitlements').add_subparsers(dest='action', required=True)
+    grant = billing_commands.add_parser('grant', help='a complimentary entitlement, recorded with who and when')
+    grant.add_argument('--email', required=True)
+    grant.add_argument('--plan', required=True)
+    grant.add_argument('--until', type=date.fromisoformat, help='last day of the grant (YYYY-MM-DD, UTC)')
+    grant.set_defaults(run=grant_command)
+
+    stripe = commands.add_parser('stripe', help='Stripe operations').add_subparsers(dest='action', required=True)
+    stripe.add_parser('sync', help="re-read customers' subscriptions from Stripe").set_defaults(run=stripe_sync_command)
+    reprocess = stripe.add_parser('reprocess', help='process stored Stripe events again')
+    which = reprocess.add_mutually_exclusive_group(required=True)
+    which.add_argument('--failed', action='store_true', help='every event whose processing failed')
+    which.add_argument('--id', help='one event id (evt_…)')
+    reprocess.set_defaults(run=stripe_reprocess_command)
     return parser
 
 
@@ -104,7 +144,7 @@ def main(argv: list[str]) -> None:
     args = command_line().parse_args(argv)
     try:
         getattr(args, 'run', lambda _: serve())(args)
-    except accounts.AccountError as error:
+    except DomainError as error:
         sys.exit(f'error: {error.message}')
 
 

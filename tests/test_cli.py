@@ -5,6 +5,7 @@ from pathlib import Path
 
 from models import User
 from services import accounts
+from tests.stripe_double import stripe_double  # noqa: F401
 
 ROOT = Path(__file__).parent.parent
 
@@ -54,3 +55,65 @@ def test_migrate_reports_nothing_to_do_on_a_current_database():
     result = run_cli('migrate')
     assert result.returncode == 0, result.stderr
     assert 'applied 0 migration(s)' in result.stdout
+
+
+def test_billing_grant_records_a_complimentary_entitlement_with_who_and_until():
+    from models import CompGrant
+    accounts.create_user(email='vip@example.com', password='long enough')
+    result = run_cli('billing', 'grant', '--email', 'vip@example.com', '--plan', 'pro', '--until', '2030-01-31')
+    assert result.returncode == 0, result.stderr
+    grant = CompGrant.get()
+    assert grant.plan == 'pro' and grant.granted_by.startswith('cli:')
+    assert str(grant.until).startswith('2030-02-01')
+
+
+def test_billing_grant_of_an_unknown_plan_fails_naming_the_plans():
+    accounts.create_user(email='vip@example.com', password='long enough')
+    result = run_cli('billing', 'grant', '--email', 'vip@example.com', '--plan', 'gold')
+    assert result.returncode != 0
+    assert 'starter' in result.stderr
+
+
+def test_stripe_reprocess_of_an_unknown_event_fails_with_a_message():
+    result = run_cli('stripe', 'reprocess', '--id', 'evt_missing')
+    assert result.returncode != 0
+    assert 'evt_missing' in result.stderr
+
+
+def test_stripe_sync_without_a_key_says_billing_is_not_set_up():
+    accounts.create_user(email='payer@example.com', password='long enough')
+    from models import StripeCustomer, User
+    StripeCustomer.create(user=User.get(), customer_id='cus_1')
+    result = run_cli('stripe', 'sync')
+    assert result.returncode != 0
+    assert 'STRIPE_SECRET_KEY' in result.stderr
+
+
+def test_stripe_sync_rereads_every_customers_subscriptions(stripe_double):
+    from models import Subscription
+    from services import billing
+    user = accounts.create_user(email='payer@example.com', password='long enough')
+    billing.start_checkout(user=user, plan='pro')
+    session_id = list(stripe_double.sessions)[-1]
+    created, _, _ = stripe_double.complete_checkout(session_id)
+    billing.fulfil_checkout(session_id)
+    stripe_double.set_subscription_status(created['data']['object']['id'], 'unpaid')
+    result = run_cli('stripe', 'sync')
+    assert result.returncode == 0, result.stderr
+    assert 'synced 1 subscription(s)' in result.stdout
+    assert Subscription.get().status == 'unpaid'
+
+
+def test_stripe_reprocess_failed_processes_failed_events_again(stripe_double):
+    from models import WebhookEvent
+    from services import billing, stripe_webhooks
+    user = accounts.create_user(email='payer@example.com', password='long enough')
+    billing.start_checkout(user=user, plan='pro')
+    _, completed, _ = stripe_double.complete_checkout(list(stripe_double.sessions)[-1])
+    payload, headers = stripe_double.signed(completed)
+    stripe_webhooks.receive(payload=payload, signature=headers['Stripe-Signature'], headers=headers)
+    WebhookEvent.update(status='failed', last_error='earlier outage').execute()
+    result = run_cli('stripe', 'reprocess', '--failed')
+    assert result.returncode == 0, result.stderr
+    assert f'{completed["id"]}: processed' in result.stdout
+    assert WebhookEvent.get().status == 'processed'

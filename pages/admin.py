@@ -1,0 +1,93 @@
+"""`/admin`: setup checklist, accounts with comp grants, and webhook events with Reprocess (admins only)."""
+from fastapi import HTTPException
+from nicegui import run, ui
+
+from services import admin, billing, plans, setup_checklist, stripe_webhooks
+from services.errors import DomainError
+
+from .frame import frame, signed_in_user
+
+
+@ui.page('/admin')
+async def admin_page() -> None:
+    user = await signed_in_user()
+    if user is None:
+        return
+    if not user.is_admin:
+        raise HTTPException(status_code=404, detail='Not Found')
+
+    with frame('Admin', user):
+        with ui.card().classes('w-full'):
+            ui.label('Setup checklist').classes('text-lg font-medium')
+            checklist = ui.column().classes('w-full gap-1').mark('checklist')
+            with checklist:
+                ui.spinner()
+        with ui.card().classes('w-full'):
+            ui.label('Accounts').classes('text-lg font-medium')
+            accounts_box = ui.column().classes('w-full gap-1')
+        with ui.card().classes('w-full'):
+            ui.label('Webhook events').classes('text-lg font-medium')
+            events_box = ui.column().classes('w-full gap-1')
+
+    async def show_accounts() -> None:
+        rows = await run.io_bound(admin.accounts_overview)
+        accounts_box.clear()
+        with accounts_box:
+            for row in rows:
+                with ui.row().classes('items-center gap-3 w-full').mark(f'account-{row.user.id}'):
+                    ui.label(row.user.email).classes('font-medium w-64')
+                    ui.label(f'{row.plan or "no plan"} · {row.status or "—"} · '
+                             f'{row.agents_in_use}/{row.agents_allowed} agents').classes('text-sm flex-1')
+                    if row.user.is_disabled:
+                        ui.badge('disabled', color='negative')
+                    plan_choice = ui.select([plan.name for plan in plans.plans()], value='starter') \
+                        .props('dense').mark(f'grant-plan-{row.user.id}')
+                    ui.button('Grant', on_click=lambda r=row, p=plan_choice: grant(r.user, p.value)) \
+                        .props('flat dense').mark(f'grant-{row.user.id}')
+
+    async def grant(account, plan: str) -> None:
+        try:
+            await run.io_bound(billing.grant_complimentary, user=account, plan=plan, granted_by=user.email)
+        except DomainError as problem:
+            ui.notify(problem.message, type='negative')
+            return
+        ui.notify(f'Granted {plan} to {account.email}.', type='positive')
+        await show_accounts()
+
+    async def show_events() -> None:
+        events = await run.io_bound(admin.recent_webhook_events)
+        events_box.clear()
+        with events_box:
+            if not events:
+                ui.label('No webhook events yet.').classes('text-grey-7')
+            for event in events:
+                with ui.row().classes('items-center gap-3 w-full').mark(f'event-{event.event_id}'):
+                    ui.label(f'{event.received_at:%Y-%m-%d %H:%M:%S}').classes('text-sm font-mono')
+                    ui.label(event.source).classes('w-16')
+                    ui.label(event.type).classes('w-64')
+                    ui.badge(event.status, color={'processed': 'positive', 'failed': 'negative',
+                                                  'ignored': 'grey'}.get(event.status, 'blue'))
+                    ui.label(event.last_error).classes('text-negative text-sm flex-1')
+                    if event.source == stripe_webhooks.SOURCE:
+                        ui.button('Reprocess', on_click=lambda e=event.event_id: reprocess(e)) \
+                            .props('flat dense').mark(f'reprocess-{event.event_id}')
+
+    async def reprocess(event_id: str) -> None:
+        status = await run.io_bound(stripe_webhooks.reprocess, event_id)
+        ui.notify(f'{event_id}: {status}')
+        await show_events()
+
+    async def show_checklist() -> None:
+        checks = [*await run.io_bound(setup_checklist.stripe_checks), *setup_checklist.config_checks()]
+        checklist.clear()
+        with checklist:
+            for check in checks:
+                with ui.row().classes('items-center gap-2').mark(f'check-{check.name}'):
+                    ui.icon('check_circle' if check.ok else 'error', color='positive' if check.ok else 'negative')
+                    ui.label(check.name).classes('font-medium w-56')
+                    ui.label(check.detail).classes('text-sm')
+
+    await show_accounts()
+    await show_events()
+    await ui.context.client.connected()  # the checklist calls Stripe: answer the page first
+    await show_checklist()

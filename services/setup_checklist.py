@@ -1,0 +1,75 @@
+"""The admin setup checklist: each setting checked live, each failing row saying exactly what to do."""
+from dataclasses import dataclass
+from urllib.parse import urlparse
+
+from . import stripe_api
+from .plans import PER_AGENT_PLAN, find_plan, plans
+from .settings import get_settings
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+
+def stripe_checks() -> list[Check]:
+    settings = get_settings()
+    if not settings.stripe_secret_key:
+        return [Check('Stripe API key', False, 'STRIPE_SECRET_KEY is unset: copy the secret key from Stripe '
+                                               '(Developers → API keys) into the environment.')]
+    checks = [_check_key(settings.stripe_secret_key)]
+    if not checks[0].ok:
+        return checks
+    names = [PER_AGENT_PLAN] if settings.billing_mode == 'per_agent' else [plan.name for plan in plans()]
+    checks += [_check_price(name) for name in names]
+    secret = settings.stripe_webhook_secret
+    checks.append(Check('Stripe webhook secret', secret.startswith('whsec_'),
+                        'set' if secret.startswith('whsec_') else
+                        f'STRIPE_WEBHOOK_SECRET is {"not a whsec_… value" if secret else "unset"}: create the '
+                        f'endpoint {settings.public_url}/api/webhooks/stripe in Stripe and copy its signing secret.'))
+    return checks
+
+
+def config_checks() -> list[Check]:
+    settings = get_settings()
+    public = urlparse(settings.public_url)
+    local = public.hostname in ('localhost', '127.0.0.1', '::1')
+    https = public.scheme == 'https' or local
+    return [
+        Check('Callback secret', bool(settings.callback_secret),
+              'set' if settings.callback_secret else 'CALLBACK_SECRET is unset: generate one (e.g. `openssl rand '
+                                                     '-hex 32`) and store the same value as a secret of the '
+                                                     'workflow repository.'),
+        Check('Public URL', https, f'{settings.public_url}' + ('' if https else ' is not https: Stripe and '
+                                                              'GitHub need an https PUBLIC_URL in production.')),
+    ]
+
+
+def _check_key(key: str) -> Check:
+    mode = 'live' if '_live_' in key else 'test'
+    try:
+        stripe_api.call(lambda stripe: stripe.v1.accounts.retrieve_current())
+    except stripe_api.StripeCallError as error:
+        return Check('Stripe API key', False, error.message)
+    return Check('Stripe API key', True, f'valid ({mode} mode)')
+
+
+def _check_price(plan_name: str) -> Check:
+    plan = find_plan(plan_name)
+    variable = f'STRIPE_PRICE_{plan_name.upper()}'
+    label = f'Price of the {plan_name} plan'
+    if plan is None or not plan.price_id:
+        return Check(label, False, f'{variable} is unset: create a recurring monthly price in Stripe and set its '
+                                   'id (price_…).')
+    try:
+        price = stripe_api.call(lambda stripe: stripe.v1.prices.retrieve(plan.price_id))
+    except stripe_api.StripeCallError as error:
+        return Check(label, False, f'{variable}={plan.price_id}: {error.message}')
+    if price.get('type') != 'recurring' or not price.get('recurring'):
+        return Check(label, False, f'{variable}={plan.price_id} is a one-time price: subscriptions need a '
+                                   'recurring price.')
+    if not price.get('active', True):
+        return Check(label, False, f'{variable}={plan.price_id} is archived in Stripe: use an active price.')
+    return Check(label, True, f'{plan.price_id}, recurring every {price["recurring"].get("interval", "month")}')

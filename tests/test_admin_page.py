@@ -1,0 +1,77 @@
+from nicegui.testing import User
+
+from models import CompGrant, WebhookEvent
+from services import billing, stripe_webhooks
+from tests.factories import make_user
+from tests.pages_support import log_in
+from tests.stripe_double import StripeDouble, stripe_double  # noqa: F401
+
+
+async def log_in_as_admin(user: User):
+    make_user('first-is-admin@example.com')  # the first account is the admin; log_in makes the second
+    account = await log_in(user, 'admin@example.com')
+    account.is_admin = True
+    account.save()
+    return account
+
+
+async def test_admin_page_answers_404_to_non_admins(user: User):
+    make_user('first@example.com')
+    await log_in(user, 'plain@example.com')
+    response = await user.http_client.get('/admin')
+    assert response.status_code == 404
+
+
+async def test_checklist_says_what_to_do_when_stripe_is_not_configured(user: User):
+    await log_in_as_admin(user)
+    await user.open('/admin')
+    await user.should_see('STRIPE_SECRET_KEY is unset', retries=50)
+    await user.should_see('CALLBACK_SECRET is unset')
+
+
+async def test_checklist_confirms_a_good_stripe_configuration(stripe_double, user: User):
+    await log_in_as_admin(user)
+    await user.open('/admin')
+    await user.should_see('valid (test mode)', retries=50)
+    await user.should_see('price_pro, recurring every month')
+
+
+async def test_checklist_names_a_missing_price(stripe_double, monkeypatch, user: User):
+    from services.settings import Settings, configure
+    monkeypatch.setenv('STRIPE_PRICE_PRO', 'price_typo')
+    configure(Settings())
+    await log_in_as_admin(user)
+    await user.open('/admin')
+    await user.should_see('STRIPE_PRICE_PRO=price_typo', retries=50)
+
+
+async def test_checklist_names_a_one_time_price(stripe_double, user: User):
+    stripe_double.prices['price_business'] = StripeDouble._price('price_business', recurring=False)
+    await log_in_as_admin(user)
+    await user.open('/admin')
+    await user.should_see('is a one-time price', retries=50)
+
+
+async def test_admin_grants_a_complimentary_plan_recorded_with_who(user: User):
+    admin_account = await log_in_as_admin(user)
+    customer = make_user('customer@example.com')
+    await user.open('/admin')
+    user.find(marker=f'grant-{customer.id}').click()
+    await user.should_see('Granted starter to customer@example.com', retries=50)
+    grant = CompGrant.get(CompGrant.user == customer)
+    assert (grant.plan, grant.granted_by) == ('starter', admin_account.email)
+
+
+async def test_admin_reprocesses_a_failed_stripe_event(stripe_double, user: User):
+    await log_in_as_admin(user)
+    customer = make_user('customer@example.com')
+    billing.start_checkout(user=customer, plan='pro')
+    _, completed, _ = stripe_double.complete_checkout(list(stripe_double.sessions)[-1])
+    payload, headers = stripe_double.signed(completed)
+    stripe_webhooks.receive(payload=payload, signature=headers['Stripe-Signature'], headers=headers)
+    WebhookEvent.update(status='failed', last_error='Stripe was down').execute()
+    await user.open('/admin')
+    await user.should_see('Stripe was down')
+    user.find(marker=f'reprocess-{completed["id"]}').click()
+    await user.should_see(f'{completed["id"]}: processed', retries=50)
+    assert WebhookEvent.get().status == 'processed'

@@ -51,7 +51,8 @@ app.include_router(api_errors.fallback)  # any other /api path: 404 in the API's
 api_errors.install(app)  # domain errors → HTTP status and {"error": {...}}
 app.add_middleware(auth_api.AuthMiddleware)  # pages → /login, /api/* → 401 without credentials
 app.add_middleware(BodySizeLimit)  # 413 for bodies over 1 MiB, before they are read
-app.add_static_files('/static', os.path.join(os.path.dirname(os.path.abspath(__file__)), 'static'))
+STATIC_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'static')
+app.add_static_files('/static', STATIC_DIR)
 
 
 def open_database() -> list[str]:
@@ -63,7 +64,7 @@ def open_database() -> list[str]:
 def serve() -> None:
     open_database()
     ui.run(host=settings.host, port=settings.port, title='AgentHost', storage_secret=settings.session_secret(),
-           reload=False, show=False, favicon='🤖')
+           reload=False, show=False, favicon=os.path.join(STATIC_DIR, 'favicon.svg'))
 
 
 def create_user_command(args: argparse.Namespace) -> None:

@@ -7,8 +7,10 @@ from functools import partial
 
 from nicegui import run, ui
 
-from services import agents
+from services import agents, billing, plans
 from services.agents import AgentError
+from services.errors import DomainError
+from services.settings import get_settings
 
 from .frame import frame, signed_in_user
 
@@ -60,7 +62,19 @@ async def wizard_page() -> None:
             else:
                 ui.notify(problem.message, type='negative')
             return
-        ui.navigate.to(f'/agents/{agent.id}')
+        if get_settings().billing_mode == 'per_agent' and plans.billing_is_configured():
+            await pay_for(agent.id)
+        else:
+            ui.navigate.to(f'/agents/{agent.id}')
+
+    async def pay_for(agent_id: int) -> None:
+        """In per_agent mode the wizard ends in Stripe Checkout for the new agent; paying deploys it."""
+        try:
+            url = await run.io_bound(billing.start_checkout, user=user, agent_id=agent_id)
+        except DomainError as problem:
+            ui.notify(f'The agent was created, but Checkout could not open: {problem.message}', type='warning')
+            url = f'/agents/{agent_id}'
+        ui.navigate.to(url)
 
     def navigation(step: str) -> None:
         with ui.stepper_navigation():
@@ -99,5 +113,8 @@ async def wizard_page() -> None:
                 navigation('Region and size')
             with ui.step('Review'):
                 ui.label('Check the configuration, then create the agent as a draft.')
+                if get_settings().billing_mode == 'per_agent' and plans.billing_is_configured():
+                    ui.label('After Create you pay for this agent in Stripe Checkout; paying deploys it.') \
+                        .classes('text-grey-7').mark('pay-hint')
                 review = ui.column().classes('gap-1')
                 navigation('Review')

@@ -36,21 +36,31 @@ from api import agents as agents_api  # noqa: E402
 from api import auth as auth_api  # noqa: E402
 from api import billing as billing_api  # noqa: E402
 from api import errors as api_errors  # noqa: E402
+from api import github_webhook as github_webhook_api  # noqa: E402
 from api import health as health_api  # noqa: E402
+from api import provisioning as provisioning_api  # noqa: E402
 from api import stripe_webhook as stripe_webhook_api  # noqa: E402
 from api.request_limits import BodySizeLimit  # noqa: E402
+from services import scheduler as provisioning_scheduler  # noqa: E402
 from services import accounts, billing, stripe_webhooks  # noqa: E402
 from services.errors import DomainError  # noqa: E402
 
+lifespan = app.router.lifespan_context  # FastAPI's include_router wraps it once per call (restored below)
 app.include_router(health_api.router)  # GET /healthz
 app.include_router(auth_api.router)  # POST /api/auth/token
 app.include_router(agents_api.router)  # /api/agents…
 app.include_router(billing_api.router)  # GET /api/billing, POST /api/billing/checkout, POST /api/billing/portal
 app.include_router(stripe_webhook_api.router)  # POST /api/webhooks/stripe
+app.include_router(github_webhook_api.router)  # POST /api/webhooks/github
+app.include_router(provisioning_api.router)  # POST /api/provisioning/callback
 app.include_router(api_errors.fallback)  # any other /api path: 404 in the API's error shape
+app.router.lifespan_context = lifespan  # our routers have no lifespan; unwrapped, the test fixtures' re-runs of this file
+# nest it one level deeper per router and test until the stack overflows
 api_errors.install(app)  # domain errors → HTTP status and {"error": {...}}
 app.add_middleware(auth_api.AuthMiddleware)  # pages → /login, /api/* → 401 without credentials
 app.add_middleware(BodySizeLimit)  # 413 for bodies over 1 MiB, before they are read
+app.on_startup(provisioning_scheduler.start)  # dispatcher: reconcile at start, due retries, reaper
+app.on_shutdown(provisioning_scheduler.shutdown)
 STATIC_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'static')
 app.add_static_files('/static', STATIC_DIR)
 

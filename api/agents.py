@@ -4,7 +4,7 @@ from datetime import datetime
 from fastapi import APIRouter, Header, Request
 from nicegui import run
 
-from models import Agent
+from models import Agent, JobEvent, ProvisioningJob
 from services import agents, provisioning
 
 from .auth import CurrentUser
@@ -17,11 +17,28 @@ def iso(moment: datetime | None) -> str | None:
     return None if moment is None else moment.isoformat(timespec='seconds') + 'Z'
 
 
-def agent_to_json(agent: Agent) -> dict:
+def job_to_json(job: ProvisioningJob | None) -> dict | None:
+    if job is None:
+        return None
+    return {'id': job.id, 'kind': job.kind, 'status': job.status, 'attempts': job.attempts,
+            'last_error': job.last_error or None, 'run_id': job.run_id, 'run_url': job.run_url,
+            'created_at': iso(job.created_at), 'updated_at': iso(job.updated_at)}
+
+
+LOAD_JOB = object()
+
+
+def agent_to_json(agent: Agent, job: ProvisioningJob | None | object = LOAD_JOB) -> dict:
+    """An agent with its current or last job (pass it when already loaded; else it is read here, off the loop)."""
+    job = provisioning.last_job(agent.id) if job is LOAD_JOB else job
     return {'id': agent.id, 'name': agent.name, 'description': agent.description, 'model': agent.model,
             'system_prompt': agent.system_prompt, 'region': agent.region, 'size': agent.size,
-            'status': agent.status, 'ip_address': agent.ip_address, 'job': None,
+            'status': agent.status, 'ip_address': agent.ip_address, 'job': job_to_json(job),
             'created_at': iso(agent.created_at), 'updated_at': iso(agent.updated_at)}
+
+
+def event_to_json(event: JobEvent) -> dict:
+    return {'time': iso(event.time), 'step': event.step, 'message': event.message}
 
 
 @router.post('', status_code=201)
@@ -32,23 +49,27 @@ async def create_agent(user: CurrentUser, request: Request) -> dict:
 
 @router.get('')
 async def list_agents(user: CurrentUser) -> dict:
-    return {'agents': [agent_to_json(a) for a in await run.io_bound(agents.list_agents, owner=user)]}
+    rows = await run.io_bound(provisioning.agents_with_jobs, owner=user)
+    return {'agents': [agent_to_json(agent, job) for agent, job in rows]}
 
 
 @router.get('/{agent_id}')
 async def get_agent(user: CurrentUser, agent_id: int) -> dict:
-    return agent_to_json(await run.io_bound(agents.get_agent, owner=user, agent_id=agent_id))
+    agent = await run.io_bound(agents.get_agent, owner=user, agent_id=agent_id)
+    return await run.io_bound(agent_to_json, agent)
 
 
 @router.patch('/{agent_id}')
 async def update_agent(user: CurrentUser, agent_id: int, request: Request) -> dict:
     body = await read_json(request)
-    return agent_to_json(await run.io_bound(agents.update_agent, owner=user, agent_id=agent_id, data=body))
+    agent = await run.io_bound(agents.update_agent, owner=user, agent_id=agent_id, data=body)
+    return await run.io_bound(agent_to_json, agent)
 
 
 @router.delete('/{agent_id}', status_code=202)
 async def delete_agent(user: CurrentUser, agent_id: int) -> dict:
-    return agent_to_json(await run.io_bound(agents.delete_agent, owner=user, agent_id=agent_id))
+    agent = await run.io_bound(agents.delete_agent, owner=user, agent_id=agent_id)
+    return await run.io_bound(agent_to_json, agent)
 
 
 @router.post('/{agent_id}/deploy', status_code=202)
@@ -56,4 +77,25 @@ async def deploy_agent(user: CurrentUser, agent_id: int,
                        idempotency_key: str | None = Header(None, max_length=200)) -> dict:
     job = await run.io_bound(provisioning.request_deploy, owner=user, agent_id=agent_id,
                              idempotency_key=idempotency_key)
-    return {'job': job}
+    return {'job': job_to_json(job)}
+
+
+@router.post('/{agent_id}/stop', status_code=202)
+async def stop_agent(user: CurrentUser, agent_id: int) -> dict:
+    return {'job': job_to_json(await run.io_bound(provisioning.stop_agent, owner=user, agent_id=agent_id))}
+
+
+@router.post('/{agent_id}/retry', status_code=202)
+async def retry_agent(user: CurrentUser, agent_id: int) -> dict:
+    return {'job': job_to_json(await run.io_bound(provisioning.retry, owner=user, agent_id=agent_id))}
+
+
+@router.post('/{agent_id}/cancel', status_code=202)
+async def cancel_job(user: CurrentUser, agent_id: int) -> dict:
+    return {'job': job_to_json(await run.io_bound(provisioning.cancel, owner=user, agent_id=agent_id))}
+
+
+@router.get('/{agent_id}/events')
+async def agent_events(user: CurrentUser, agent_id: int) -> dict:
+    timeline = await run.io_bound(provisioning.timeline, owner=user, agent_id=agent_id)
+    return {'events': [event_to_json(event) for event in timeline]}

@@ -2,12 +2,14 @@
 from .agent import AGENT_STATUSES, COUNTED_STATUSES, EDITABLE_STATUSES, Agent
 from .billing import CompGrant, EntitlementLoss, StripeCustomer, Subscription
 from .database import BaseModel, db, is_sqlite, migrate, open_database, utcnow
+from .jobs import FINISHED_JOB_STATUSES, JOB_STATUSES, OPEN_JOB_STATUSES, JobEvent, ProvisioningJob
 from .user import ApiToken, User
 from .webhooks import WebhookDelivery, WebhookEvent
 
 ALL_MODELS = [User, ApiToken, Agent, StripeCustomer, Subscription, CompGrant, EntitlementLoss, WebhookEvent,
-              WebhookDelivery]
+              WebhookDelivery, ProvisioningJob, JobEvent]
 
-__all__ = ['AGENT_STATUSES', 'ALL_MODELS', 'COUNTED_STATUSES', 'EDITABLE_STATUSES', 'Agent', 'ApiToken',
+__all__ = ['AGENT_STATUSES', 'ALL_MODELS', 'COUNTED_STATUSES', 'EDITABLE_STATUSES', 'FINISHED_JOB_STATUSES',
+           'JOB_STATUSES', 'OPEN_JOB_STATUSES', 'Agent', 'ApiToken', 'JobEvent', 'ProvisioningJob',
            'BaseModel', 'CompGrant', 'EntitlementLoss', 'StripeCustomer', 'Subscription', 'User',
            'WebhookDelivery', 'WebhookEvent', 'db', 'is_sqlite', 'migrate', 'open_database', 'utcnow']

@@ -1,33 +1,62 @@
-"""`/agents/{id}`: an agent's configuration, status and the actions its state allows."""
+"""`/agents/{id}`: an agent's configuration, live provisioning steps and timeline, and the actions its state allows.
+
+The page rebuilds from the database whenever `events.agent_changed` names its agent (a callback, a webhook, the
+dispatcher, another browser), and on every load, so a browser that reconnects late sees the truth.
+"""
 from nicegui import run, ui
 
-from services import agents, provisioning
+from services import agents, events, provisioning
 from services.errors import DomainError
+from services.provisioning import STEP_LABELS, AgentState, steps_of
 
 from .frame import frame, signed_in_user, status_badge
 
 SETTINGS_FIXES = ('NO_ACTIVE_SUBSCRIPTION', 'AGENT_LIMIT_REACHED')
 """Refusals the user can fix on the Settings page, so the page offers a button there."""
+STOPPABLE = ('running', 'provisioning')
 
 
-@ui.page('/agents/{agent_id:int}')
+@ui.page('/agents/{agent_id}')
 async def agent_detail_page(agent_id: int) -> None:
     user = await signed_in_user()
     if user is None:
         return
     try:
-        agent = await run.io_bound(agents.get_agent, owner=user, agent_id=agent_id)
+        state: AgentState = await run.io_bound(provisioning.agent_state, owner=user, agent_id=agent_id)
     except DomainError as problem:
         with frame('Agent not found', user):
             ui.label(problem.message).mark('not-found')
             ui.link('Back to your agents', '/')
         return
 
-    async def deploy() -> None:
+    client = ui.context.client
+
+    async def reload() -> None:
+        nonlocal state
+        try:
+            fresh = await run.io_bound(provisioning.agent_state, owner=user, agent_id=agent_id)
+        except DomainError:  # deleted meanwhile
+            fresh = None
+        if client.is_deleted:  # the browser left while the database answered
+            return
+        if fresh is None or fresh.agent.status == 'deleted':
+            ui.navigate.to('/')
+            return
+        state = fresh
+        live.refresh()
+
+    async def on_agent_changed(owner_id: int, changed_id: int) -> None:
+        if owner_id == user.id and changed_id == agent_id:
+            await reload()
+
+    async def act(action, *, refusal_here: bool = False) -> None:
         refusal.clear()
         try:
-            await run.io_bound(provisioning.request_deploy, owner=user, agent_id=agent.id)
+            await run.io_bound(action, owner=user, agent_id=agent_id)
         except DomainError as problem:
+            if not refusal_here:
+                ui.notify(problem.message, type='negative')
+                return
             with refusal:
                 ui.icon('block', color='negative')
                 ui.label(problem.message).classes('text-negative').mark('deploy-refusal')
@@ -35,33 +64,101 @@ async def agent_detail_page(agent_id: int) -> None:
                     ui.button('Go to Settings', on_click=lambda: ui.navigate.to('/settings')) \
                         .props('outline').mark('go-to-settings')
             return
-        ui.navigate.reload()
+        await reload()
 
     async def delete() -> None:
         dialog.close()
         try:
-            await run.io_bound(agents.delete_agent, owner=user, agent_id=agent.id)
+            agent = await run.io_bound(agents.delete_agent, owner=user, agent_id=agent_id)
         except DomainError as problem:
             ui.notify(problem.message, type='negative')
             return
-        ui.navigate.to('/')
+        if agent.status == 'deleted':
+            ui.navigate.to('/')
+        else:
+            await reload()
 
+    @ui.refreshable
+    def live() -> None:
+        agent, job = state.agent, state.job
+        with ui.row().classes('items-center gap-3'):
+            status_badge(agent.status)
+            if agent.ip_address:
+                ui.label(f'IP address {agent.ip_address}').classes('font-mono').mark('ip-address')
+            if job is not None and job.run_url:
+                ui.link('Workflow run', job.run_url, new_tab=True).mark('run-link')
+        if agent.status == 'failed' and agent.status_reason:
+            ui.label(agent.status_reason).classes('text-negative').mark('failure-reason')
+        with ui.row().classes('items-center gap-2'):
+            open_job = job is not None and job.is_open
+            if agent.status == 'failed':
+                ui.button('Retry', icon='refresh', on_click=lambda: act(provisioning.retry, refusal_here=True)) \
+                    .mark('retry')
+            elif agent.status in provisioning.DEPLOYABLE_STATUSES:
+                ui.button('Deploy', icon='rocket_launch',
+                          on_click=lambda: act(provisioning.request_deploy, refusal_here=True)).mark('deploy')
+            if agent.status in STOPPABLE:
+                ui.button('Stop', icon='stop', on_click=lambda: act(provisioning.stop_agent)).props('outline') \
+                    .mark('stop')
+            if open_job:
+                ui.button('Cancel', icon='cancel', on_click=lambda: act(provisioning.cancel)).props('flat') \
+                    .mark('cancel')
+            if agent.status not in ('deleting',):
+                ui.button('Delete', icon='delete', color='negative', on_click=dialog.open).props('outline') \
+                    .mark('delete')
+        if job is not None:
+            progress(job)
+        timeline()
+
+    def progress(job) -> None:
+        steps = steps_of(job)
+        reached = steps.index(job.step) if job.step in steps else 0
+        if job.status == 'succeeded':
+            reached = len(steps)
+        with ui.card().classes('w-full'):
+            title = 'Deploying' if job.kind == 'provision' else ('Stopping' if job.goal == 'stopped' else 'Deleting')
+            ui.label(f'{title} · job {job.id} · {job.status.replace("_", " ")}').classes('text-lg font-medium') \
+                .mark('job-status')
+            with ui.row().classes('items-center gap-2 flex-wrap'):
+                for index, step in enumerate(steps):
+                    if index < reached or (index == reached and job.status == 'succeeded'):
+                        icon, color, state_name = 'check_circle', 'positive', 'done'
+                    elif index == reached and job.is_open:
+                        icon, color, state_name = 'pending', 'primary', 'current'
+                    elif index == reached and job.status in ('failed', 'cancelled'):
+                        icon, color, state_name = 'error', 'negative', job.status
+                    else:
+                        icon, color, state_name = 'radio_button_unchecked', 'grey', 'pending'
+                    with ui.row().classes('items-center gap-1').mark(f'step-{step} step-{state_name}'):
+                        ui.icon(icon, color=color)
+                        ui.label(STEP_LABELS.get(step, step)).classes(f'text-{color}')
+                    if index < len(steps) - 1:
+                        ui.icon('chevron_right', color='grey')
+            if job.last_error and job.status != 'succeeded':
+                ui.label(job.last_error).classes('text-sm text-grey-8').mark('job-error')
+
+    def timeline() -> None:
+        with ui.card().classes('w-full'):
+            ui.label('Timeline').classes('text-lg font-medium')
+            if not state.events:
+                ui.label('Nothing has happened yet.').classes('text-grey-7').mark('timeline-empty')
+            with ui.column().classes('gap-1 w-full').mark('timeline'):
+                for event in reversed(state.events):
+                    with ui.row().classes('gap-3 w-full no-wrap').mark(f'event-{event.step}'):
+                        ui.label(f'{event.time:%Y-%m-%d %H:%M:%S}').classes('font-mono text-sm text-grey-7')
+                        ui.label(STEP_LABELS.get(event.step, event.step.replace('_', ' '))) \
+                            .classes('text-sm font-medium w-32')
+                        ui.label(event.message).classes('text-sm flex-1 break-all')
+
+    agent = state.agent
     with ui.dialog() as dialog, ui.card():
-        ui.label(f'Delete the agent "{agent.name}"? This cannot be undone.')
+        ui.label(f'Delete the agent "{agent.name}"? Its server is removed first. This cannot be undone.')
         with ui.row():
             ui.button('Delete', color='negative', on_click=delete).mark('confirm-delete')
             ui.button('Cancel', on_click=dialog.close).props('flat')
 
     with frame(agent.name, user):
-        with ui.row().classes('items-center gap-3'):
-            status_badge(agent.status)
-            if agent.ip_address:
-                ui.label(f'IP address {agent.ip_address}').classes('font-mono').mark('ip-address')
-        with ui.row().classes('items-center gap-2'):
-            if agent.status in provisioning.DEPLOYABLE_STATUSES:
-                ui.button('Deploy', icon='rocket_launch', on_click=deploy).mark('deploy')
-            ui.button('Delete', icon='delete', color='negative', on_click=dialog.open).props('outline') \
-                .mark('delete')
+        live()
         refusal = ui.row().classes('items-center gap-2')
         with ui.card().classes('w-full'):
             ui.label('Configuration').classes('text-lg font-medium')
@@ -70,4 +167,6 @@ async def agent_detail_page(agent_id: int) -> None:
                                  ('System prompt', agent.system_prompt)):
                 with ui.row().classes('gap-2 w-full'):
                     ui.label(f'{label}:').classes('font-medium w-32')
-                    ui.label(value or '—').classes('whitespace-pre-wrap flex-1').mark(f'config-{label.lower().replace(" ", "-")}')
+                    ui.label(value or '—').classes('whitespace-pre-wrap flex-1') \
+                        .mark(f'config-{label.lower().replace(" ", "-")}')
+    events.agent_changed.subscribe(on_agent_changed)

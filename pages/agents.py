@@ -1,7 +1,7 @@
-"""`/`: the signed-in user's agents with their status."""
+"""`/`: the signed-in user's agents with their status, updated live as provisioning moves on."""
 from nicegui import run, ui
 
-from services import agents
+from services import events, provisioning
 
 from .frame import frame, signed_in_user, status_badge
 
@@ -11,13 +11,14 @@ async def agents_page() -> None:
     user = await signed_in_user()
     if user is None:
         return
-    rows = await run.io_bound(agents.list_agents, owner=user)
-    with frame('Agents', user):
-        ui.button('New agent', icon='add', on_click=lambda: ui.navigate.to('/agents/new')).mark('new-agent')
+    rows = await run.io_bound(provisioning.agents_with_jobs, owner=user)
+
+    @ui.refreshable
+    def agent_list() -> None:
         if not rows:
             ui.label('No agents yet. Create one with "New agent" — it starts as a draft you can deploy later.') \
                 .classes('text-grey-7').mark('no-agents')
-        for agent in rows:
+        for agent, job in rows:
             with ui.card().classes('w-full cursor-pointer').mark(f'agent-{agent.id}') \
                     .on('click', lambda agent_id=agent.id: ui.navigate.to(f'/agents/{agent_id}')):
                 with ui.row().classes('w-full items-center justify-between'):
@@ -25,6 +26,26 @@ async def agents_page() -> None:
                         ui.link(agent.name, f'/agents/{agent.id}').classes('text-lg font-medium')
                         ui.label(f'{agent.model} · {agent.region} · {agent.size}').classes('text-grey-7 text-sm')
                     with ui.row().classes('items-center gap-2'):
+                        if job is not None and job.is_open:
+                            step = provisioning.STEP_LABELS.get(job.step, job.step)
+                            ui.label(step).classes('text-sm text-grey-7').mark(f'agent-{agent.id}-step')
                         if agent.ip_address:
                             ui.label(agent.ip_address).classes('font-mono text-sm')
                         status_badge(agent.status)
+
+    client = ui.context.client
+
+    async def on_agent_changed(owner_id: int, _agent_id: int) -> None:
+        nonlocal rows
+        if owner_id != user.id:
+            return
+        fresh = await run.io_bound(provisioning.agents_with_jobs, owner=user)
+        if fresh is None or client.is_deleted:  # the app is stopping, or the browser left meanwhile
+            return
+        rows = fresh
+        agent_list.refresh()
+
+    with frame('Agents', user):
+        ui.button('New agent', icon='add', on_click=lambda: ui.navigate.to('/agents/new')).mark('new-agent')
+        agent_list()
+    events.agent_changed.subscribe(on_agent_changed)

@@ -87,11 +87,6 @@ def update_agent(*, owner: User, agent_id: int, data: object) -> Agent:
 
 
 def delete_agent(*, owner: User, agent_id: int) -> Agent:
-    """Soft-delete an agent that has no server; one with a server must be stopped first."""
-    agent = get_agent(owner=owner, agent_id=agent_id)
-    deletable = ('draft', 'stopped', 'failed')
-    updated = (Agent.update(status='deleted', updated_at=utcnow())
-               .where((Agent.id == agent.id) & Agent.status.in_(deletable)).execute())
-    if not updated:
-        raise AgentError('AGENT_BUSY', f'The agent is {agent.status}; stop it before deleting it.')
-    return Agent.get_by_id(agent.id)
+    """Soft-delete an agent: at once without a server, else through a deprovision job (`deleting` → `deleted`)."""
+    from . import provisioning  # provisioning builds on this module
+    return provisioning.request_delete(owner=owner, agent_id=agent_id)

@@ -49,6 +49,14 @@ class Settings(BaseSettings):
     callback_secret: str = Field('', description='shared with the workflow to sign provisioning callbacks')
     provision_timeout_minutes: int = Field(30, ge=1, description='a job with no news for this long is checked '
                                                                  'and failed')
+    github_timeout_seconds: float = Field(15.0, gt=0, description='how long one GitHub API request may take '
+                                                                  'before it counts as failed')
+    github_dispatch_attempts: int = Field(6, ge=1, description='attempts at dispatching a job before a transient '
+                                                               'GitHub failure fails it')
+    github_retry_base_seconds: float = Field(2.0, gt=0, description='first back-off delay after a transient GitHub '
+                                                                    'failure; doubles each attempt, with jitter')
+    github_retry_max_seconds: float = Field(600.0, gt=0, description='longest back-off delay of our own (GitHub\'s '
+                                                                     '`Retry-After` is always honoured in full)')
     billing_grace_days: int = Field(3, ge=0, description='how long `past_due` still counts as entitled')
     data_dir: Path = Field(Path('data'), description='folder for the SQLite database, storage secret and '
                                                      'NiceGUI storage')

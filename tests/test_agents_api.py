@@ -152,10 +152,11 @@ async def test_delete_marks_a_draft_deleted_and_hides_it(user: User, owner, head
     assert (await user.http_client.get('/api/agents', headers=headers)).json() == {'agents': []}
 
 
-async def test_delete_of_a_running_agent_is_refused_until_it_is_stopped(user: User, owner, headers):
-    agent = make_agent(owner, status='running')
+async def test_delete_of_a_running_agent_needs_provisioning_to_remove_its_server(user: User, owner, headers):
+    agent = make_agent(owner, status='running')  # with provisioning set up it is deprovisioned: test_provisioning_stop
     response = await user.http_client.delete(f'/api/agents/{agent.id}', headers=headers)
-    assert response.status_code == 409
+    assert response.status_code == 503
+    assert response.json()['error']['code'] == 'PROVISIONING_NOT_CONFIGURED'
     assert Agent.get_by_id(agent.id).status == 'running'
 
 

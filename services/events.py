@@ -1,0 +1,41 @@
+"""The one seam for live updates: `nicegui.Event`s that services emit and pages subscribe to.
+
+Services run on worker threads (`run.io_bound`, the dispatch pool), where no UI may be touched; `publish` hands
+the emit to NiceGUI's event loop with `call_soon_threadsafe`, so subscribers always run on the loop, inside the
+slot of the page that subscribed. Outside a running app (the command line, plain unit tests) it does nothing.
+"""
+import asyncio
+
+from nicegui import Event, core
+
+agent_changed: Event[int, int] = Event()
+"""(owner id, agent id): an agent, its current job or its timeline changed; pages reload it from the database."""
+
+job_ready: Event[int] = Event()
+"""(job id): a job can be worked on now (queued, or its run must be cancelled); the dispatcher subscribes."""
+
+
+def publish(event: Event, *args: object) -> None:
+    """Emit `event` on the app's loop, from any thread."""
+    loop = core.loop
+    if loop is None or loop.is_closed():
+        return
+    if _running_loop() is loop:
+        event.emit(*args)
+    elif loop.is_running():
+        loop.call_soon_threadsafe(event.emit, *args)
+
+
+def agent_updated(owner_id: int, agent_id: int) -> None:
+    publish(agent_changed, owner_id, agent_id)
+
+
+def job_queued(job_id: int) -> None:
+    publish(job_ready, job_id)
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None

@@ -1,0 +1,140 @@
+"""The dispatcher: works on provisioning jobs as soon as they are ready, and on a clock as a safety net.
+
+The job table is the truth (field notes: APScheduler's own stores lose one-shot jobs in a crash), so APScheduler
+only ticks: every few seconds it runs the due work (retries whose time has come, dispatches a crash interrupted,
+runs to cancel), and every minute the reaper. A Deploy does not wait for a tick: `events.job_ready` reaches
+`wake` at once, and after each pass a timer is set for the next retry that falls due. The GitHub calls run in a
+pool of their own, so a slow GitHub never takes the threads pages use for `run.io_bound`.
+"""
+import asyncio
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timezone
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+from nicegui import background_tasks
+
+from models import utcnow
+
+from . import events, github, provisioning
+
+log = logging.getLogger(__name__)
+
+TICK_SECONDS = 5.0
+REAPER_SECONDS = 60.0
+WORKERS = 8
+
+
+class Dispatcher:
+    def __init__(self) -> None:
+        self.scheduler: AsyncIOScheduler | None = None
+        self.pool: ThreadPoolExecutor | None = None
+        self.timer: asyncio.TimerHandle | None = None
+        self.timer_due: float | None = None
+        self.passing = False
+        self.pass_again = False
+
+    @property
+    def running(self) -> bool:
+        return self.scheduler is not None and self.scheduler.running
+
+    def start(self) -> None:
+        """Start on the running loop; idempotent (NiceGUI's test fixtures run startup handlers twice)."""
+        if self.running:
+            return
+        self.pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix='provisioning')
+        self.scheduler = AsyncIOScheduler(timezone=timezone.utc)
+        self.scheduler.add_job(self.work, IntervalTrigger(seconds=TICK_SECONDS), id='provisioning-due',
+                               max_instances=1, coalesce=True)
+        self.scheduler.add_job(self.reap, IntervalTrigger(seconds=REAPER_SECONDS), id='provisioning-reaper',
+                               max_instances=1, coalesce=True)
+        self.scheduler.start()
+        events.job_ready.subscribe(self.wake)
+        background_tasks.create(self.work(), name='provisioning: reconcile at start')
+
+    def shutdown(self) -> None:
+        if not self.running:
+            return
+        events.job_ready.unsubscribe(self.wake)
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = self.timer_due = None
+        self.scheduler.shutdown(wait=False)
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        github.close_clients()
+
+    def wake(self, job_id: int) -> None:
+        """A job is ready: work on it now (claims make a second worker on the same job harmless)."""
+        if self.running:
+            background_tasks.create(self._work_on(job_id), name=f'provisioning: job {job_id}')
+
+    async def work(self) -> None:
+        """One pass over everything due; passes never overlap, a request during one runs another after it."""
+        if self.passing:
+            self.pass_again = True
+            return
+        self.passing = True
+        try:
+            while True:
+                self.pass_again = False
+                job_ids = await self._call(provisioning.due_job_ids) or []
+                await asyncio.gather(*(self._call(provisioning.work_on, job_id) for job_id in job_ids))
+                if not self.pass_again:
+                    break
+            await self._set_timer()
+        finally:
+            self.passing = False
+
+    async def reap(self) -> None:
+        await self._call(provisioning.reap_silent_jobs)
+
+    async def _work_on(self, job_id: int) -> None:
+        await self._call(provisioning.work_on, job_id)
+        await self._set_timer()
+
+    async def _set_timer(self) -> None:
+        """Wake for the earliest retry or lease that falls due, unless a timer for an earlier moment is set."""
+        due = await self._call(provisioning.next_wake_at)
+        if due is None or not self.running:
+            return
+        loop = asyncio.get_running_loop()
+        delay = max(0.0, (due - utcnow()).total_seconds()) + 0.01
+        when = loop.time() + delay
+        if self.timer is not None and self.timer_due is not None and self.timer_due <= when \
+                and self.timer_due > loop.time():
+            return
+        if self.timer is not None:
+            self.timer.cancel()
+        self.timer_due = when
+        self.timer = loop.call_later(delay, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self.timer = self.timer_due = None
+        if self.running:
+            background_tasks.create(self.work(), name='provisioning: due work')
+
+    async def _call(self, function, *args):
+        """Run a sync service function in the dispatcher's own threads; exceptions are logged, never lost."""
+        if not self.running:
+            return None
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self.pool, function, *args)
+        except RuntimeError as error:  # the pool was shut down under us (app stopping)
+            if 'shutdown' in str(error):
+                return None
+            raise
+        except Exception:
+            log.exception('provisioning: %s failed', getattr(function, '__name__', function))
+            return None
+
+
+dispatcher = Dispatcher()
+
+
+def start() -> None:
+    dispatcher.start()
+
+
+def shutdown() -> None:
+    dispatcher.shutdown()

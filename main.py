@@ -45,7 +45,6 @@ from services import scheduler as provisioning_scheduler  # noqa: E402
 from services import accounts, billing, stripe_webhooks  # noqa: E402
 from services.errors import DomainError  # noqa: E402
 
-lifespan = app.router.lifespan_context  # FastAPI's include_router wraps it once per call (restored below)
 app.include_router(health_api.router)  # GET /healthz
 app.include_router(auth_api.router)  # POST /api/auth/token
 app.include_router(agents_api.router)  # /api/agents…
@@ -54,8 +53,6 @@ app.include_router(stripe_webhook_api.router)  # POST /api/webhooks/stripe
 app.include_router(github_webhook_api.router)  # POST /api/webhooks/github
 app.include_router(provisioning_api.router)  # POST /api/provisioning/callback
 app.include_router(api_errors.fallback)  # any other /api path: 404 in the API's error shape
-app.router.lifespan_context = lifespan  # our routers have no lifespan; unwrapped, the test fixtures' re-runs of this file
-# nest it one level deeper per router and test until the stack overflows
 api_errors.install(app)  # domain errors → HTTP status and {"error": {...}}
 app.add_middleware(auth_api.AuthMiddleware)  # pages → /login, /api/* → 401 without credentials
 app.add_middleware(BodySizeLimit)  # 413 for bodies over 1 MiB, before they are read

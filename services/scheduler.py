@@ -61,7 +61,7 @@ class Dispatcher:
             self.timer.cancel()
             self.timer = self.timer_due = None
         self.scheduler.shutdown(wait=False)
-        self.pool.shutdown(wait=False, cancel_futures=True)
+        self.pool.shutdown(wait=True, cancel_futures=True)  # at most one GitHub timeout: requests under way finish
         github.close_clients()
 
     def wake(self, job_id: int) -> None:

@@ -1,0 +1,225 @@
+"""A GitHub test double: the Actions endpoints AgentHost calls, served over real HTTP on 127.0.0.1.
+
+It serves the workflow dispatch, the workflow's run list, one run, and run cancellation; records every request;
+can be told how to answer the next dispatches (transient and permanent failures, timeouts, resets, 204 servers,
+Enterprise servers that reject `return_run_details`, a hang); and builds signed `workflow_run` webhook deliveries.
+Point the app at it with GITHUB_API_URL=<double.url>.
+"""
+import hashlib
+import hmac
+import json
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+REPOSITORY = 'acme/infra'
+WORKFLOW = 'provision-agent.yml'
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: dict | None
+    answered: int | None = None
+    at: float = field(default_factory=time.monotonic)
+
+
+@dataclass
+class Answer:
+    """How to answer one dispatch. `creates_run`: GitHub started the run even though the answer says otherwise."""
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    message: str = ''
+    creates_run: bool = False
+    delay: float = 0.0
+    reset: bool = False
+    hang: bool = False
+
+
+# The failures AgentHost must survive, by name (tests parametrize over these).
+TRANSIENT = {
+    'server error 502': Answer(502, message='Server Error'),
+    'server error 503 after starting the run': Answer(503, message='Service Unavailable', creates_run=True),
+    'rate limit 429': Answer(429, {'retry-after': '0'}, 'API rate limit exceeded'),
+    'secondary rate limit 403': Answer(403, {'retry-after': '0'},
+                                       'You have exceeded a secondary rate limit. Please wait a few minutes.'),
+    'primary rate limit 403': Answer(403, {'x-ratelimit-remaining': '0', 'x-ratelimit-reset': '0'},
+                                     'API rate limit exceeded for user ID 1.'),
+    'timeout after starting the run': Answer(200, creates_run=True, delay=1.5),
+    'connection reset after starting the run': Answer(creates_run=True, reset=True),
+}
+PERMANENT = {
+    401: (Answer(401, message='Bad credentials'), 'GITHUB_TOKEN is wrong, expired or revoked'),
+    403: (Answer(403, message='Resource not accessible by personal access token'),
+          'the token lacks Actions: write on acme/infra'),
+    404: (Answer(404, message='Not Found'), 'GitHub knows no workflow provision-agent.yml in acme/infra'),
+    422: (Answer(422, message="Unexpected inputs provided: ['agent_id']"), 'check that GITHUB_REF (main) exists'),
+}
+
+
+class GitHubDouble:
+    def __init__(self, *, webhook_secret: str = 'github-webhook-secret') -> None:
+        self.requests: list[Recorded] = []
+        self.runs: dict[int, dict] = {}
+        self.script: list[Answer] = []
+        self.default = Answer(200)
+        self.rejects_run_details = False
+        self.webhook_secret = webhook_secret
+        self.release = threading.Event()
+        self.lock = threading.Lock()
+        self.next_run_id = 9000
+        double = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = 'HTTP/1.1'
+
+            def log_message(self, *args) -> None:  # keep test output clean
+                pass
+
+            def do_GET(self) -> None:
+                double._handle(self, 'GET')
+
+            def do_POST(self) -> None:
+                double._handle(self, 'POST')
+
+        self.server = ThreadingHTTPServer(('127.0.0.1', 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f'http://127.0.0.1:{self.server.server_address[1]}'
+        self.thread = threading.Thread(target=self.server.serve_forever, name='github-double', daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+    # --- scripting -----------------------------------------------------------------------------------------------
+
+    def fail_next(self, *answers: Answer) -> None:
+        """Answer the next dispatches with these, in order; later ones get the default (200 with run details)."""
+        with self.lock:
+            self.script.extend(answers)
+
+    # --- what happened -------------------------------------------------------------------------------------------
+
+    @property
+    def dispatches(self) -> list[Recorded]:
+        return [r for r in self.requests if r.method == 'POST' and r.path.endswith('/dispatches')]
+
+    def runs_for(self, job_id: int, action: str = 'provision') -> list[dict]:
+        return [run for run in self.runs.values() if run['display_title'] == f'agenthost {action} {job_id}']
+
+    @property
+    def cancels(self) -> list[Recorded]:
+        return [r for r in self.requests if r.path.endswith('/cancel')]
+
+    def set_run(self, run_id: int, *, status: str, conclusion: str | None = None) -> dict:
+        run = self.runs[run_id]
+        run.update(status=status, conclusion=conclusion)
+        return run
+
+    # --- webhooks ------------------------------------------------------------------------------------------------
+
+    def workflow_run_delivery(self, run: dict, action: str, *, secret: str | None = None,
+                              repository: str = REPOSITORY, delivery: str | None = None) -> tuple[bytes, dict]:
+        """A signed `workflow_run` webhook delivery for `run` (body, headers), as GitHub sends it."""
+        payload = {'action': action, 'workflow_run': run, 'repository': {'full_name': repository},
+                   'workflow': {'path': f'.github/workflows/{WORKFLOW}'}}
+        body = json.dumps(payload).encode()
+        signature = hmac.new((secret or self.webhook_secret).encode(), body, hashlib.sha256).hexdigest()
+        return body, {'X-GitHub-Event': 'workflow_run', 'X-GitHub-Delivery': delivery or str(uuid.uuid4()),
+                      'X-Hub-Signature-256': f'sha256={signature}', 'Content-Type': 'application/json'}
+
+    # --- serving -------------------------------------------------------------------------------------------------
+
+    def _handle(self, handler: BaseHTTPRequestHandler, method: str) -> None:
+        length = int(handler.headers.get('content-length') or 0)
+        raw = handler.rfile.read(length) if length else b''
+        body = json.loads(raw) if raw else None
+        path = handler.path.split('?')[0]
+        record = Recorded(method, handler.path, {k.lower(): v for k, v in handler.headers.items()}, body)
+        with self.lock:
+            self.requests.append(record)
+        prefix = f'/repos/{REPOSITORY}/actions'
+        if handler.headers.get('authorization') != 'Bearer ghp_test_token':
+            return self._send(handler, record, 401, {'message': 'Bad credentials'})
+        if method == 'POST' and path == f'{prefix}/workflows/{WORKFLOW}/dispatches':
+            return self._dispatch(handler, record, body or {})
+        if method == 'GET' and path == f'{prefix}/workflows/{WORKFLOW}/runs':
+            runs = sorted(self.runs.values(), key=lambda run: -run['id'])
+            return self._send(handler, record, 200, {'total_count': len(runs), 'workflow_runs': runs})
+        if path.startswith(f'{prefix}/runs/'):
+            parts = path.removeprefix(f'{prefix}/runs/').split('/')
+            run = self.runs.get(int(parts[0])) if parts[0].isdigit() else None
+            if run is None:
+                return self._send(handler, record, 404, {'message': 'Not Found'})
+            if method == 'GET' and len(parts) == 1:
+                return self._send(handler, record, 200, run)
+            if method == 'POST' and parts[1:] == ['cancel']:
+                if run['status'] == 'completed':
+                    return self._send(handler, record, 409, {'message': 'Cannot cancel a workflow run that is '
+                                                                        'completed.'})
+                run.update(status='completed', conclusion='cancelled')
+                return self._send(handler, record, 202, {})
+        return self._send(handler, record, 404, {'message': 'Not Found'})
+
+    def _dispatch(self, handler: BaseHTTPRequestHandler, record: Recorded, body: dict) -> None:
+        if self.rejects_run_details and 'return_run_details' in body:
+            return self._send(handler, record, 422, {'message': 'Invalid request.\n\n"return_run_details" is not a '
+                                                                'permitted key.'})
+        with self.lock:
+            answer = self.script.pop(0) if self.script else self.default
+        inputs = body.get('inputs') or {}
+        run = None
+        if answer.creates_run or answer.status in (200, 204):
+            run = self._create_run(inputs)
+        if answer.hang:
+            self.release.wait(30)
+            return
+        if answer.delay:
+            time.sleep(answer.delay)
+        if answer.reset:
+            handler.close_connection = True
+            record.answered = 0
+            return  # no answer at all: the client sees the connection closed
+        if answer.status == 200 and run is not None:
+            if 'return_run_details' not in body:
+                return self._send(handler, record, 204, None)
+            return self._send(handler, record, 200, {'workflow_run_id': run['id'], 'run_url': run['url'],
+                                                     'html_url': run['html_url']})
+        if answer.status == 204:
+            return self._send(handler, record, 204, None)
+        return self._send(handler, record, answer.status, {'message': answer.message}, answer.headers)
+
+    def _create_run(self, inputs: dict) -> dict:
+        with self.lock:
+            self.next_run_id += 1
+            run_id = self.next_run_id
+        run = {'id': run_id, 'name': 'AgentHost provisioning',
+               'display_title': f'agenthost {inputs.get("action")} {inputs.get("job_id")}',
+               'status': 'queued', 'conclusion': None, 'event': 'workflow_dispatch',
+               'url': f'{self.url}/repos/{REPOSITORY}/actions/runs/{run_id}',
+               'html_url': f'https://github.com/{REPOSITORY}/actions/runs/{run_id}',
+               'created_at': datetime.now(timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ'), 'inputs': inputs}
+        self.runs[run_id] = run
+        return run
+
+    @staticmethod
+    def _send(handler: BaseHTTPRequestHandler, record: Recorded, status: int, payload: dict | None,
+              headers: dict[str, str] | None = None) -> None:
+        record.answered = status
+        data = b'' if payload is None else json.dumps(payload).encode()
+        handler.send_response(status)
+        for name, value in (headers or {}).items():
+            handler.send_header(name, value)
+        if payload is not None:
+            handler.send_header('Content-Type', 'application/json')
+        handler.send_header('Content-Length', str(len(data)))
+        handler.end_headers()
+        if data:
+            handler.wfile.write(data)

@@ -1,0 +1,79 @@
+"""Fixtures and helpers for provisioning tests: the GitHub double wired into the settings, signed callbacks, waits.
+
+Import the fixture into a test module (`from tests.provisioning_support import github  # noqa: F401`) and list it
+before `user`, so main.py (which the `user` fixture runs) reads the double's address from the environment.
+"""
+import asyncio
+import json
+import time
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+
+import pytest
+
+from models import Agent, ProvisioningJob
+from services import callbacks
+from services import github as github_service
+from services.settings import Settings, configure
+from tests.github_double import REPOSITORY, GitHubDouble
+
+TOKEN = 'ghp_test_token'
+CALLBACK_SECRET = 'callback-secret-for-tests'
+WEBHOOK_SECRET = 'github-webhook-secret'
+
+
+def provisioning_environment(api_url: str) -> dict[str, str]:
+    """Settings that point the app at the double, with back-off in milliseconds so retries are quick."""
+    return {'GITHUB_TOKEN': TOKEN, 'GITHUB_REPOSITORY': REPOSITORY, 'GITHUB_API_URL': api_url,
+            'CALLBACK_SECRET': CALLBACK_SECRET, 'GITHUB_WEBHOOK_SECRET': WEBHOOK_SECRET,
+            'GITHUB_RETRY_BASE_SECONDS': '0.01', 'GITHUB_RETRY_MAX_SECONDS': '0.05',
+            'GITHUB_TIMEOUT_SECONDS': '0.5'}
+
+
+@pytest.fixture
+def github(isolated_environment, monkeypatch) -> Iterator[GitHubDouble]:  # noqa: ARG001  (orders the env first)
+    double = GitHubDouble(webhook_secret=WEBHOOK_SECRET)
+    for name, value in provisioning_environment(double.url).items():
+        monkeypatch.setenv(name, value)
+    configure(Settings())
+    github_service._without_run_details.clear()
+    try:
+        yield double
+    finally:
+        double.close()
+        github_service.close_clients()
+
+
+def signed_callback(job_id: int, status: str, *, secret: str = CALLBACK_SECRET, timestamp: int | None = None,
+                    **fields) -> tuple[bytes, dict[str, str]]:
+    body = json.dumps({'job_id': job_id, 'status': status, **fields}).encode()
+    return body, {'X-AgentHost-Signature': callbacks.sign(body, secret, timestamp),
+                  'Content-Type': 'application/json'}
+
+
+async def eventually(predicate: Callable[[], object], what: str, timeout: float = 10.0) -> object:
+    """Wait (letting the app's loop run) until `predicate()` is truthy; fail saying what was awaited."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            pytest.fail(f'waited {timeout:.0f} s for {what}', pytrace=False)
+        await asyncio.sleep(0.02)
+
+
+def job_of(agent: Agent) -> ProvisioningJob:
+    return ProvisioningJob.select().where(ProvisioningJob.agent == agent.id).order_by(ProvisioningJob.id.desc()) \
+        .get()
+
+
+def make_silent(job_id: int, minutes: int) -> None:
+    """Pretend the job heard nothing for `minutes` (instead of waiting for PROVISION_TIMEOUT_MINUTES)."""
+    job = ProvisioningJob.get_by_id(job_id)
+    ProvisioningJob.update(last_news_at=job.last_news_at - timedelta(minutes=minutes)) \
+        .where(ProvisioningJob.id == job_id).execute()
+
+
+def reload(row):
+    return type(row).get_by_id(row.id)

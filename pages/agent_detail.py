@@ -112,20 +112,18 @@ async def agent_detail_page(agent_id: int) -> None:
 
     def progress(job) -> None:
         steps = steps_of(job)
-        reached = steps.index(job.step) if job.step in steps else 0
-        if job.status == 'succeeded':
-            reached = len(steps)
+        done = len(steps) - 1 if job.status == 'succeeded' else (steps.index(job.step) if job.step in steps else 0)
         with ui.card().classes('w-full'):
             title = 'Deploying' if job.kind == 'provision' else ('Stopping' if job.goal == 'stopped' else 'Deleting')
             ui.label(f'{title} · job {job.id} · {job.status.replace("_", " ")}').classes('text-lg font-medium') \
                 .mark('job-status')
             with ui.row().classes('items-center gap-2 flex-wrap'):
                 for index, step in enumerate(steps):
-                    if index < reached or (index == reached and job.status == 'succeeded'):
+                    if index <= done:
                         icon, color, state_name = 'check_circle', 'positive', 'done'
-                    elif index == reached and job.is_open:
+                    elif index == done + 1 and job.is_open:
                         icon, color, state_name = 'pending', 'primary', 'current'
-                    elif index == reached and job.status in ('failed', 'cancelled'):
+                    elif index == done + 1:
                         icon, color, state_name = 'error', 'negative', job.status
                     else:
                         icon, color, state_name = 'radio_button_unchecked', 'grey', 'pending'

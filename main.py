@@ -37,6 +37,7 @@ from api import auth as auth_api  # noqa: E402
 from api import billing as billing_api  # noqa: E402
 from api import errors as api_errors  # noqa: E402
 from api import github_webhook as github_webhook_api  # noqa: E402
+from api import fast_lane  # noqa: E402
 from api import health as health_api  # noqa: E402
 from api import provisioning as provisioning_api  # noqa: E402
 from api import stripe_webhook as stripe_webhook_api  # noqa: E402
@@ -58,6 +59,7 @@ app.add_middleware(auth_api.AuthMiddleware)  # pages → /login, /api/* → 401 
 app.add_middleware(BodySizeLimit)  # 413 for bodies over 1 MiB, before they are read
 app.on_startup(provisioning_scheduler.start)  # dispatcher: reconcile at start, due retries, reaper
 app.on_shutdown(provisioning_scheduler.shutdown)
+fast_lane.install(app, machine_middleware=(BodySizeLimit,))  # webhooks, callbacks, health, tokens: no browser session
 STATIC_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'static')
 app.add_static_files('/static', STATIC_DIR)
 

@@ -13,6 +13,8 @@ class WebhookEvent(BaseModel):
     source = CharField(max_length=16)
     event_id = CharField(max_length=255)
     type = CharField(max_length=128)
+    object_key = CharField(max_length=255, null=True, index=True)
+    """What processing re-reads (`subscription:sub_…`); events with the same key are settled by one re-read."""
     payload = TextField()
     status = CharField(max_length=16, default='pending', index=True)
     attempts = IntegerField(default=0)

@@ -55,7 +55,7 @@ def receive(*, payload: bytes, signature: str | None, headers: dict[str, str]) -
     kept = {name: value for name, value in headers.items() if name.lower() in RECORDED_HEADERS}
     with db.atomic():
         inserted = (WebhookEvent.insert(source=SOURCE, event_id=event_id, type=event_type,
-                                        payload=payload.decode('utf-8'))
+                                        object_key=_object_key(event), payload=payload.decode('utf-8'))
                     .on_conflict_ignore().as_rowcount().execute())
         WebhookDelivery.create(source=SOURCE, event_id=event_id, headers=json.dumps(kept),
                                result='accepted' if inserted else 'duplicate')
@@ -67,6 +67,7 @@ def process(event_id: str) -> str | None:
     if not _claim(event_id):
         return None
     event = WebhookEvent.get((WebhookEvent.source == SOURCE) & (WebhookEvent.event_id == event_id))
+    reread_from = utcnow()
     try:
         status = _handle(json.loads(event.payload))
     except StripeCallError as error:
@@ -76,7 +77,18 @@ def process(event_id: str) -> str | None:
         return _record_failure(event, message, retry=False)
     (WebhookEvent.update(status=status, processed_at=utcnow(), next_attempt_at=None, last_error='', traceback='')
      .where(WebhookEvent.id == event.id).execute())
+    if status == 'processed' and event.object_key:
+        _settle_covered_events(event, reread_from)
     return status
+
+
+def _settle_covered_events(event: WebhookEvent, reread_from) -> int:
+    """Events about the same object that arrived before our re-read began are already reflected by it."""
+    return (WebhookEvent.update(status='processed', processed_at=utcnow(), next_attempt_at=None)
+            .where((WebhookEvent.source == SOURCE) & (WebhookEvent.object_key == event.object_key)
+                   & (WebhookEvent.status == 'pending') & (WebhookEvent.received_at <= reread_from)
+                   & (WebhookEvent.id != event.id))
+            .execute())
 
 
 def process_due(limit: int = 100) -> int:
@@ -130,6 +142,19 @@ def _handle(event: dict) -> str:
     else:
         return 'ignored'
     return 'processed'
+
+
+def _object_key(event: dict) -> str | None:
+    """The object processing will re-read for this event, as `kind:id`; None when nothing is re-read."""
+    event_type, obj = event.get('type', ''), (event.get('data') or {}).get('object') or {}
+    if event_type == 'checkout.session.completed':
+        return f'checkout:{obj.get("id")}'
+    if event_type.startswith('customer.subscription.'):
+        return f'subscription:{obj.get("id")}'
+    if event_type in ('invoice.paid', 'invoice.payment_failed'):
+        subscription_id = _invoice_subscription(obj)
+        return f'subscription:{subscription_id}' if subscription_id else None
+    return None
 
 
 def _invoice_subscription(invoice: dict) -> str | None:

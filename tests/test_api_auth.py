@@ -82,3 +82,14 @@ def test_lockout_ends_when_the_window_passes():
     window.record_failure('a', now=1)
     assert window.seconds_until_allowed('a', now=2) == 58
     assert window.seconds_until_allowed('a', now=61) == 0
+
+
+async def test_token_calls_and_webhooks_create_no_browser_session(user: User):
+    from nicegui import app
+    headers = make_token(make_user())
+    sessions_before = len(app.storage._users)
+    for _ in range(5):
+        assert (await user.http_client.get('/api/agents', headers=headers)).status_code == 200
+        assert (await user.http_client.get('/healthz')).status_code == 200
+        await user.http_client.post('/api/webhooks/stripe', content=b'{}')
+    assert len(app.storage._users) == sessions_before

@@ -231,3 +231,28 @@ def test_delivery_log_keeps_the_headers_but_not_the_signature(stripe_double):
 def signed(double: StripeDouble, event: dict) -> dict:
     payload, headers = double.signed(event)
     return {'payload': payload, 'signature': headers['Stripe-Signature'], 'headers': headers}
+
+
+def test_events_about_one_subscription_are_settled_by_one_reread(stripe_double):
+    created, _, _ = paid_checkout(stripe_double, make_user())
+    subscription_id = created['data']['object']['id']
+    updates = [stripe_double.set_subscription_status(subscription_id, 'active') for _ in range(5)]
+    for event in updates:
+        stripe_webhooks.receive(**signed(stripe_double, event))
+    reads_before = len(stripe_double.calls('GET', f'/v1/subscriptions/{subscription_id}'))
+    assert stripe_webhooks.process_due() == 1
+    assert len(stripe_double.calls('GET', f'/v1/subscriptions/{subscription_id}')) == reads_before + 1
+    assert {event.status for event in WebhookEvent.select()} == {'processed'}
+
+
+def test_an_event_arriving_during_the_reread_is_processed_on_its_own(stripe_double):
+    created, _, _ = paid_checkout(stripe_double, make_user())
+    subscription_id = created['data']['object']['id']
+    first = stripe_double.set_subscription_status(subscription_id, 'active')
+    stripe_webhooks.receive(**signed(stripe_double, first))
+    later = stripe_double.set_subscription_status(subscription_id, 'past_due')
+    stripe_webhooks.receive(**signed(stripe_double, later))
+    WebhookEvent.update(received_at=utcnow() + timedelta(seconds=5)).where(WebhookEvent.event_id == later['id']) \
+        .execute()
+    stripe_webhooks.process(first['id'])
+    assert WebhookEvent.get(WebhookEvent.event_id == later['id']).status == 'pending'

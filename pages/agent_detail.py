@@ -143,8 +143,8 @@ async def agent_detail_page(agent_id: int) -> None:
             with ui.column().classes('gap-1 w-full').mark('timeline'):
                 for event in reversed(state.events):
                     with ui.row().classes('gap-3 w-full no-wrap').mark(f'event-{event.step}'):
-                        ui.label(f'{event.time:%Y-%m-%d %H:%M:%S}').classes('font-mono text-sm text-grey-7')
-                        ui.label(STEP_LABELS.get(event.step, event.step.replace('_', ' '))) \
+                        ui.label(f'{event.time:%Y-%m-%d %H:%M:%S} UTC').classes('font-mono text-sm text-grey-7')
+                        ui.label(STEP_LABELS.get(event.step, event.step.replace('_', ' ').capitalize())) \
                             .classes('text-sm font-medium w-32')
                         ui.label(event.message).classes('text-sm flex-1 break-all')
 

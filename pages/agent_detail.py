@@ -10,6 +10,7 @@ from services.errors import DomainError
 from services.provisioning import STEP_LABELS, AgentState, steps_of
 
 from .frame import frame, signed_in_user, status_badge
+from .live import Reloader
 
 SETTINGS_FIXES = ('NO_ACTIVE_SUBSCRIPTION', 'AGENT_LIMIT_REACHED')
 """Refusals the user can fix on the Settings page, so the page offers a button there."""
@@ -45,9 +46,11 @@ async def agent_detail_page(agent_id: int) -> None:
         state = fresh
         live.refresh()
 
+    reloader = Reloader(reload)
+
     async def on_agent_changed(owner_id: int, changed_id: int) -> None:
         if owner_id == user.id and changed_id == agent_id:
-            await reload()
+            await reloader()
 
     async def act(action, *, refusal_here: bool = False) -> None:
         refusal.clear()
@@ -64,7 +67,7 @@ async def agent_detail_page(agent_id: int) -> None:
                     ui.button('Go to Settings', on_click=lambda: ui.navigate.to('/settings')) \
                         .props('outline').mark('go-to-settings')
             return
-        await reload()
+        await reloader()
 
     async def delete() -> None:
         dialog.close()
@@ -76,7 +79,7 @@ async def agent_detail_page(agent_id: int) -> None:
         if agent.status == 'deleted':
             ui.navigate.to('/')
         else:
-            await reload()
+            await reloader()
 
     @ui.refreshable
     def live() -> None:

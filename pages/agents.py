@@ -4,6 +4,7 @@ from nicegui import run, ui
 from services import events, provisioning
 
 from .frame import frame, signed_in_user, status_badge
+from .live import Reloader
 
 
 @ui.page('/')
@@ -35,15 +36,19 @@ async def agents_page() -> None:
 
     client = ui.context.client
 
-    async def on_agent_changed(owner_id: int, _agent_id: int) -> None:
+    async def reload() -> None:
         nonlocal rows
-        if owner_id != user.id:
-            return
         fresh = await run.io_bound(provisioning.agents_with_jobs, owner=user)
         if fresh is None or client.is_deleted:  # the app is stopping, or the browser left meanwhile
             return
         rows = fresh
         agent_list.refresh()
+
+    reloader = Reloader(reload)
+
+    async def on_agent_changed(owner_id: int, _agent_id: int) -> None:
+        if owner_id == user.id:
+            await reloader()
 
     with frame('Agents', user):
         ui.button('New agent', icon='add', on_click=lambda: ui.navigate.to('/agents/new')).mark('new-agent')

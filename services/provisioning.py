@@ -225,8 +225,9 @@ class AgentState:
 
 def agent_state(*, owner: User, agent_id: int) -> AgentState:
     """Everything the agent page shows, read in one go (the page rebuilds from this after every change)."""
-    agent = _agent(owner, agent_id)
-    return AgentState(agent, last_job(agent.id), timeline(owner=owner, agent_id=agent_id, limit=100))
+    with db.atomic():  # one snapshot on SQLite; elsewhere the pages' Reloader reads again after any change
+        agent = _agent(owner, agent_id)
+        return AgentState(agent, last_job(agent.id), timeline(owner=owner, agent_id=agent_id, limit=100))
 
 
 def agents_with_jobs(*, owner: User) -> list[tuple[Agent, ProvisioningJob | None]]:

@@ -10,7 +10,6 @@ from services.errors import DomainError
 from services.provisioning import STEP_LABELS, AgentState, steps_of
 
 from .frame import frame, signed_in_user, status_badge
-from .live import Reloader
 
 SETTINGS_FIXES = ('NO_ACTIVE_SUBSCRIPTION', 'AGENT_LIMIT_REACHED')
 """Refusals the user can fix on the Settings page, so the page offers a button there."""
@@ -46,7 +45,7 @@ async def agent_detail_page(agent_id: int) -> None:
         state = fresh
         live.refresh()
 
-    reloader = Reloader(reload)
+    reloader = events.Coalesced(reload)
 
     async def on_agent_changed(owner_id: int, changed_id: int) -> None:
         if owner_id == user.id and changed_id == agent_id:

@@ -4,7 +4,6 @@ from nicegui import run, ui
 from services import events, provisioning
 
 from .frame import frame, signed_in_user, status_badge
-from .live import Reloader
 
 
 @ui.page('/')
@@ -44,7 +43,7 @@ async def agents_page() -> None:
         rows = fresh
         agent_list.refresh()
 
-    reloader = Reloader(reload)
+    reloader = events.Coalesced(reload)
 
     async def on_agent_changed(owner_id: int, _agent_id: int) -> None:
         if owner_id == user.id:

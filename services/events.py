@@ -5,6 +5,7 @@ the emit to NiceGUI's event loop with `call_soon_threadsafe`, so subscribers alw
 slot of the page that subscribed. Outside a running app (the command line, plain unit tests) it does nothing.
 """
 import asyncio
+from collections.abc import Awaitable, Callable
 
 from nicegui import Event, core
 
@@ -39,3 +40,30 @@ def _running_loop() -> asyncio.AbstractEventLoop | None:
         return asyncio.get_running_loop()
     except RuntimeError:
         return None
+
+
+class Coalesced:
+    """Run an async function one call at a time; calls that arrive meanwhile become exactly one more run.
+
+    For reloads after change events (pages) and passes over due work (the dispatcher): reads can finish out of
+    order, so the last run always starts after the last request and sees everything committed before it.
+    """
+
+    def __init__(self, function: Callable[[], Awaitable[None]]) -> None:
+        self.function = function
+        self.running = False
+        self.again = False
+
+    async def __call__(self) -> None:
+        if self.running:
+            self.again = True
+            return
+        self.running = True
+        try:
+            while True:
+                self.again = False
+                await self.function()
+                if not self.again:
+                    break
+        finally:
+            self.running = False

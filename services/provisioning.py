@@ -13,8 +13,17 @@ from datetime import datetime, timedelta
 
 import peewee
 
-from models import (FINISHED_JOB_STATUSES, OPEN_JOB_STATUSES, Agent, JobEvent, ProvisioningJob, User, db, is_sqlite,
-                    utcnow)
+from models import (
+    FINISHED_JOB_STATUSES,
+    OPEN_JOB_STATUSES,
+    Agent,
+    JobEvent,
+    ProvisioningJob,
+    User,
+    db,
+    is_sqlite,
+    utcnow,
+)
 
 from . import events, gate
 from .agents import AgentError
@@ -225,7 +234,7 @@ class AgentState:
 
 def agent_state(*, owner: User, agent_id: int) -> AgentState:
     """Everything the agent page shows, read in one go (the page rebuilds from this after every change)."""
-    with db.atomic():  # one snapshot on SQLite; elsewhere the pages' Reloader reads again after any change
+    with db.atomic():  # one snapshot on SQLite; elsewhere pages read again after any change (events.Coalesced)
         agent = _agent(owner, agent_id)
         return AgentState(agent, last_job(agent.id), timeline(owner=owner, agent_id=agent_id, limit=100))
 
@@ -344,8 +353,9 @@ def _dispatch_failed(job: ProvisioningJob, token: str, error: GitHubError) -> No
                                updated_at=now) \
                 .where((Job.id == job.id) & (Job.status == 'dispatching') & (Job.claim_token == token)).execute()
             if moved:
+                attempts = settings.github_dispatch_attempts
                 _event(job.id, 'retry_scheduled', f'{error.message} Trying again in {delay:.1f} s '
-                                                  f'(attempt {job.attempts + 1} of {settings.github_dispatch_attempts}).')
+                                                  f'(attempt {job.attempts + 1} of {attempts}).')
         log.warning('job %s: transient GitHub failure, retry in %.1f s: %s', job.id, delay, error.message)
     else:
         message = error.message if not error.transient else \

@@ -32,8 +32,7 @@ class Dispatcher:
         self.pool: ThreadPoolExecutor | None = None
         self.timer: asyncio.TimerHandle | None = None
         self.timer_due: float | None = None
-        self.passing = False
-        self.pass_again = False
+        self.passes = events.Coalesced(self._pass)
 
     @property
     def running(self) -> bool:
@@ -71,20 +70,12 @@ class Dispatcher:
 
     async def work(self) -> None:
         """One pass over everything due; passes never overlap, a request during one runs another after it."""
-        if self.passing:
-            self.pass_again = True
-            return
-        self.passing = True
-        try:
-            while True:
-                self.pass_again = False
-                job_ids = await self._call(provisioning.due_job_ids) or []
-                await asyncio.gather(*(self._call(provisioning.work_on, job_id) for job_id in job_ids))
-                if not self.pass_again:
-                    break
-            await self._set_timer()
-        finally:
-            self.passing = False
+        await self.passes()
+
+    async def _pass(self) -> None:
+        job_ids = await self._call(provisioning.due_job_ids) or []
+        await asyncio.gather(*(self._call(provisioning.work_on, job_id) for job_id in job_ids))
+        await self._set_timer()
 
     async def reap(self) -> None:
         await self._call(provisioning.reap_silent_jobs)

@@ -10,11 +10,14 @@ from collections.abc import Callable, Iterator
 from datetime import timedelta
 
 import pytest
+from nicegui.testing import User
 
 from models import Agent, ProvisioningJob
+from models import User as Account
 from services import callbacks
 from services import github as github_service
 from services.settings import Settings, configure
+from tests.factories import make_agent, make_entitled_user, make_token
 from tests.github_double import REPOSITORY, GitHubDouble
 
 TOKEN = 'ghp_test_token'
@@ -77,3 +80,40 @@ def make_silent(job_id: int, minutes: int) -> None:
 
 def reload(row):
     return type(row).get_by_id(row.id)
+
+
+@pytest.fixture
+def owner() -> Account:
+    """An account entitled to deploy (a complimentary pro plan: 3 agents)."""
+    return make_entitled_user('owner@example.com')
+
+
+@pytest.fixture
+def headers(owner: Account) -> dict[str, str]:
+    return make_token(owner)
+
+
+async def wait_dispatched(job_id: int) -> ProvisioningJob:
+    """The job once it has left queued and dispatching (dispatched, or failed)."""
+    return await eventually(lambda: (job := ProvisioningJob.get_by_id(job_id)).status not in ('queued', 'dispatching')
+                            and job, f'job {job_id} to leave queued and dispatching')
+
+
+async def deploy(user: User, agent: Agent, headers: dict[str, str], **extra: str) -> dict:
+    response = await user.http_client.post(f'/api/agents/{agent.id}/deploy', headers={**headers, **extra})
+    assert response.status_code == 202, response.text
+    return response.json()['job']
+
+
+@pytest.fixture
+async def dispatched_job(github: GitHubDouble, user: User, owner: Account, headers) -> ProvisioningJob:  # noqa: ARG001
+    """A deploy that GitHub accepted, waiting for the workflow's reports."""
+    job = await wait_dispatched((await deploy(user, make_agent(owner), headers))['id'])
+    assert job.status == 'dispatched', job.last_error
+    return job
+
+
+async def post_report(user: User, job_id: int, status: str, **fields):
+    """A signed callback as the workflow sends it; returns the response."""
+    body, headers = signed_callback(job_id, status, **fields)
+    return await user.http_client.post('/api/provisioning/callback', content=body, headers=headers)

@@ -7,21 +7,16 @@ from nicegui.testing import User
 from models import JobEvent, ProvisioningJob
 from services import callbacks
 from services.callbacks import SignatureError
-from tests.factories import make_agent, make_entitled_user, make_token
 from tests.github_double import GitHubDouble
-from tests.provisioning_support import eventually, github, reload, signed_callback  # noqa: F401
+from tests.provisioning_support import (dispatched_job, github, headers, owner, reload,  # noqa: F401
+                                        signed_callback)
 
 URL = '/api/provisioning/callback'
 
 
 @pytest.fixture
-async def job(github: GitHubDouble, user: User) -> ProvisioningJob:  # noqa: ARG001
-    owner = make_entitled_user('owner@example.com')
-    agent = make_agent(owner)
-    response = await user.http_client.post(f'/api/agents/{agent.id}/deploy', headers=make_token(owner))
-    job_id = response.json()['job']['id']
-    return await eventually(lambda: (job := ProvisioningJob.get_by_id(job_id)).status == 'dispatched' and job,
-                            'the dispatch')
+def job(dispatched_job: ProvisioningJob) -> ProvisioningJob:
+    return dispatched_job
 
 
 async def post(user: User, body: bytes, headers: dict):

@@ -4,28 +4,13 @@ from nicegui.testing import User
 
 from models import ProvisioningJob
 from services.settings import Settings, configure
-from tests.factories import make_agent, make_entitled_user, make_token
+from tests.factories import make_agent
 from tests.github_double import PERMANENT, TRANSIENT, Answer, GitHubDouble
-from tests.provisioning_support import eventually, github, reload  # noqa: F401
-
-
-@pytest.fixture
-def owner():
-    return make_entitled_user('owner@example.com')
-
-
-@pytest.fixture
-def headers(owner):
-    return make_token(owner)
+from tests.provisioning_support import deploy, github, headers, owner, reload, wait_dispatched  # noqa: F401
 
 
 async def deploy_and_settle(user: User, owner, headers) -> ProvisioningJob:
-    agent = make_agent(owner)
-    response = await user.http_client.post(f'/api/agents/{agent.id}/deploy', headers=headers)
-    assert response.status_code == 202, response.text
-    job_id = response.json()['job']['id']
-    return await eventually(lambda: (job := ProvisioningJob.get_by_id(job_id)).status in ('dispatched', 'failed')
-                            and job, f'job {job_id} to be dispatched or failed')
+    return await wait_dispatched((await deploy(user, make_agent(owner), headers))['id'])
 
 
 @pytest.mark.parametrize('failure', list(TRANSIENT))

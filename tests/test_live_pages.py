@@ -5,7 +5,7 @@ from models import ProvisioningJob
 from services import provisioning
 from tests.factories import PASSWORD, make_agent, make_entitled_user
 from tests.github_double import GitHubDouble
-from tests.provisioning_support import eventually, github, signed_callback  # noqa: F401
+from tests.provisioning_support import eventually, github, post_report  # noqa: F401
 
 
 async def log_in_entitled(user: User):
@@ -18,9 +18,7 @@ async def log_in_entitled(user: User):
 
 
 async def report(user: User, job_id: int, status: str, **fields) -> None:
-    body, headers = signed_callback(job_id, status, **fields)
-    assert (await user.http_client.post('/api/provisioning/callback', content=body, headers=headers)).status_code \
-        == 200
+    assert (await post_report(user, job_id, status, **fields)).status_code == 200
 
 
 async def test_the_agent_page_shows_each_step_as_callbacks_arrive(github: GitHubDouble, user: User):

@@ -14,8 +14,8 @@ import pytest
 from models import JobEvent, ProvisioningJob
 from tests.factories import make_agent, make_entitled_user, make_token
 from tests.github_double import Answer, GitHubDouble
-from tests.live_server import REPO_ROOT, free_port, live_server, log_tail, server_environment, stop, \
-    wait_until_healthy  # noqa: F401
+from tests.live_server import (REPO_ROOT, free_port, live_server, log_tail, server_environment,  # noqa: F401
+                               stop, wait_until_healthy)
 from tests.provisioning_support import CALLBACK_SECRET, github  # noqa: F401
 
 REPORT = REPO_ROOT / 'deploy' / 'github' / 'report.py'

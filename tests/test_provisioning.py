@@ -1,40 +1,14 @@
 """Deploy → dispatch → callbacks → running, over real HTTP to the GitHub double (spec §3, §4, §6)."""
 import asyncio
 
-import pytest
 from nicegui.testing import User
 
 from models import Agent, JobEvent, ProvisioningJob
 from services import provisioning
 from tests.factories import make_agent, make_entitled_user, make_token
 from tests.github_double import GitHubDouble
-from tests.provisioning_support import eventually, github, make_silent, reload, signed_callback  # noqa: F401
-
-
-@pytest.fixture
-def owner():
-    return make_entitled_user('owner@example.com')
-
-
-@pytest.fixture
-def headers(owner):
-    return make_token(owner)
-
-
-async def deploy(user: User, agent: Agent, headers: dict, **extra) -> dict:
-    response = await user.http_client.post(f'/api/agents/{agent.id}/deploy', headers={**headers, **extra})
-    assert response.status_code == 202, response.text
-    return response.json()['job']
-
-
-async def dispatched(job_id: int) -> ProvisioningJob:
-    return await eventually(lambda: (job := ProvisioningJob.get_by_id(job_id)).status != 'queued'
-                            and job.status != 'dispatching' and job, f'job {job_id} to leave queued/dispatching')
-
-
-async def report(user: User, job_id: int, status: str, **fields):
-    body, headers = signed_callback(job_id, status, **fields)
-    return await user.http_client.post('/api/provisioning/callback', content=body, headers=headers)
+from tests.provisioning_support import (deploy, eventually, github, headers, make_silent, owner,  # noqa: F401
+                                        post_report, reload, wait_dispatched)
 
 
 async def test_deploy_dispatches_the_workflow_once_with_the_spec_body(github: GitHubDouble, user: User, owner,
@@ -44,7 +18,7 @@ async def test_deploy_dispatches_the_workflow_once_with_the_spec_body(github: Gi
     assert (job['kind'], job['status'], job['attempts']) == ('provision', 'queued', 0)
     assert reload(agent).status == 'provisioning'
 
-    stored = await dispatched(job['id'])
+    stored = await wait_dispatched(job['id'])
     assert stored.status == 'dispatched'
     [request] = github.dispatches
     assert request.headers['authorization'] == 'Bearer ghp_test_token'
@@ -64,14 +38,14 @@ async def test_deploy_dispatches_the_workflow_once_with_the_spec_body(github: Gi
 async def test_callbacks_drive_the_agent_to_running_with_its_ip(github: GitHubDouble, user: User, owner, headers):
     agent = make_agent(owner)
     job = await deploy(user, agent, headers)
-    await dispatched(job['id'])
+    await wait_dispatched(job['id'])
     for status, fields in (('in_progress', {'step': 'started', 'message': 'Runner picked the job up'}),
                            ('progress', {'step': 'server_created', 'message': 'Server 42 created',
                                          'ip_address': '203.0.113.7', 'server_id': '42'}),
                            ('progress', {'step': 'agent_starting', 'message': 'Starting the container'}),
                            ('succeeded', {'step': 'running', 'message': 'The agent answers on port 8080',
                                           'ip_address': '203.0.113.7', 'server_id': '42'})):
-        response = await report(user, job['id'], status, **fields)
+        response = await post_report(user, job['id'], status, **fields)
         assert response.status_code == 200, response.text
         assert response.json()['changed'] is True
 
@@ -92,7 +66,7 @@ async def test_deploy_while_a_job_is_open_returns_that_job(github: GitHubDouble,
     first = await deploy(user, agent, headers)
     again = await deploy(user, agent, headers)
     assert again['id'] == first['id']
-    await dispatched(first['id'])
+    await wait_dispatched(first['id'])
     assert (await deploy(user, agent, headers))['id'] == first['id']
     assert ProvisioningJob.select().count() == 1
     assert len(github.dispatches) == 1
@@ -102,8 +76,8 @@ async def test_a_repeated_idempotency_key_returns_the_same_job_even_after_it_fin
                                                                                        user: User, owner, headers):
     agent = make_agent(owner)
     job = await deploy(user, agent, headers, **{'Idempotency-Key': 'click-1'})
-    await dispatched(job['id'])
-    await report(user, job['id'], 'failed', message='quota exceeded')
+    await wait_dispatched(job['id'])
+    await post_report(user, job['id'], 'failed', message='quota exceeded')
     assert reload(agent).status == 'failed'
     assert (await deploy(user, agent, headers, **{'Idempotency-Key': 'click-1'}))['id'] == job['id']
     other = make_agent(owner, name='Other')
@@ -121,7 +95,7 @@ async def test_concurrent_deploy_clicks_create_one_job_and_one_dispatch(github: 
     assert {response.status_code for response in responses} == {202}
     assert len({response.json()['job']['id'] for response in responses}) == 1
     job_id = responses[0].json()['job']['id']
-    await dispatched(job_id)
+    await wait_dispatched(job_id)
     await asyncio.sleep(0.2)  # give any duplicate a chance to show up
     assert ProvisioningJob.select().count() == 1
     assert len(github.dispatches) == 1 and len(github.runs) == 1
@@ -150,8 +124,9 @@ async def test_a_failure_report_fails_the_agent_with_the_reason_and_retry_deploy
                                                                                         user: User, owner, headers):
     agent = make_agent(owner)
     job = await deploy(user, agent, headers)
-    await dispatched(job['id'])
-    response = await report(user, job['id'], 'failed', step='server_create', message='Hetzner: server limit reached')
+    await wait_dispatched(job['id'])
+    response = await post_report(user, job['id'], 'failed', step='server_create',
+                                 message='Hetzner: server limit reached')
     assert response.status_code == 200
     agent = reload(agent)
     assert agent.status == 'failed'
@@ -163,7 +138,7 @@ async def test_a_failure_report_fails_the_agent_with_the_reason_and_retry_deploy
     assert response.status_code == 202
     retried = response.json()['job']
     assert retried['id'] != job['id'] and retried['kind'] == 'provision'
-    await dispatched(retried['id'])
+    await wait_dispatched(retried['id'])
     assert len(github.dispatches) == 2
     assert reload(agent).status == 'provisioning'
 
@@ -172,8 +147,8 @@ async def test_a_job_that_went_silent_is_failed_and_its_run_cancelled_by_the_rea
                                                                                    user: User, owner, headers):
     agent = make_agent(owner)
     job = await deploy(user, agent, headers)
-    stored = await dispatched(job['id'])
-    await report(user, job['id'], 'in_progress', step='started', message='Runner started')
+    stored = await wait_dispatched(job['id'])
+    await post_report(user, job['id'], 'in_progress', step='started', message='Runner started')
     github.set_run(int(stored.run_id), status='in_progress')
     make_silent(job['id'], minutes=31)
 
@@ -193,7 +168,7 @@ async def test_the_reaper_names_a_run_that_ended_without_reporting(github: GitHu
                                                                    headers):
     agent = make_agent(owner)
     job = await deploy(user, agent, headers)
-    stored = await dispatched(job['id'])
+    stored = await wait_dispatched(job['id'])
     github.set_run(int(stored.run_id), status='completed', conclusion='success')
     make_silent(job['id'], minutes=45)
     provisioning.reap_silent_jobs()

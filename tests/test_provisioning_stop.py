@@ -1,32 +1,16 @@
 """Stop, Delete, Cancel and billing's stop: deprovision jobs through the same workflow (spec §3, §4)."""
-import pytest
 from nicegui.testing import User
 
-from models import Agent, ProvisioningJob
+from models import Agent
 from services import provisioning
-from tests.factories import make_agent, make_entitled_user, make_token
+from tests.factories import make_agent
 from tests.github_double import GitHubDouble
-from tests.provisioning_support import eventually, github, reload, signed_callback  # noqa: F401
-
-
-@pytest.fixture
-def owner():
-    return make_entitled_user('owner@example.com')
-
-
-@pytest.fixture
-def headers(owner):
-    return make_token(owner)
-
-
-async def settled(job_id: int) -> ProvisioningJob:
-    return await eventually(lambda: (job := ProvisioningJob.get_by_id(job_id)).status not in ('queued', 'dispatching')
-                            and job, f'job {job_id} to be dispatched')
+from tests.provisioning_support import (eventually, github, headers, owner, post_report, reload,  # noqa: F401
+                                        wait_dispatched)
 
 
 async def report(user: User, job_id: int, status: str, **fields) -> None:
-    body, headers = signed_callback(job_id, status, **fields)
-    response = await user.http_client.post('/api/provisioning/callback', content=body, headers=headers)
+    response = await post_report(user, job_id, status, **fields)
     assert response.status_code == 200, response.text
 
 
@@ -34,7 +18,7 @@ async def running_agent(user: User, owner, headers) -> Agent:
     """An agent deployed the whole way: dispatched, then reported running with a server."""
     agent = make_agent(owner)
     job_id = (await user.http_client.post(f'/api/agents/{agent.id}/deploy', headers=headers)).json()['job']['id']
-    await settled(job_id)
+    await wait_dispatched(job_id)
     await report(user, job_id, 'succeeded', ip_address='203.0.113.7', server_id='42')
     assert reload(agent).status == 'running'
     return reload(agent)
@@ -48,7 +32,7 @@ async def test_stop_deprovisions_the_server_and_leaves_the_agent_stopped(github:
     job = response.json()['job']
     assert job['kind'] == 'deprovision'
     assert reload(agent).status == 'stopping'
-    await settled(job['id'])
+    await wait_dispatched(job['id'])
     assert github.dispatches[-1].body['inputs']['action'] == 'deprovision'
     assert github.runs_for(job['id'], 'deprovision')
 
@@ -71,7 +55,7 @@ async def test_delete_of_a_running_agent_removes_its_server_first(github: GitHub
     assert response.json()['status'] == 'deleting'
     job = response.json()['job']
     assert job['kind'] == 'deprovision'
-    await settled(job['id'])
+    await wait_dispatched(job['id'])
     assert (await user.http_client.get(f'/api/agents/{agent.id}', headers=headers)).json()['status'] == 'deleting'
     await report(user, job['id'], 'succeeded', step='deleted')
     assert reload(agent).status == 'deleted'
@@ -84,7 +68,7 @@ async def test_delete_while_stopping_turns_the_stop_into_a_delete(github: GitHub
     stop = (await user.http_client.post(f'/api/agents/{agent.id}/stop', headers=headers)).json()['job']
     deleted = (await user.http_client.delete(f'/api/agents/{agent.id}', headers=headers)).json()
     assert deleted['job']['id'] == stop['id'] and deleted['status'] == 'deleting'
-    await settled(stop['id'])
+    await wait_dispatched(stop['id'])
     await report(user, stop['id'], 'succeeded')
     assert reload(agent).status == 'deleted'
     assert len([r for r in github.dispatches if r.body['inputs']['action'] == 'deprovision']) == 1
@@ -94,14 +78,14 @@ async def test_stop_while_deploying_cancels_the_deploy_and_its_run_then_deprovis
                                                                                     user: User, owner, headers):
     agent = make_agent(owner)
     deploy = (await user.http_client.post(f'/api/agents/{agent.id}/deploy', headers=headers)).json()['job']
-    deploy_job = await settled(deploy['id'])
+    deploy_job = await wait_dispatched(deploy['id'])
     response = await user.http_client.post(f'/api/agents/{agent.id}/stop', headers=headers)
     stop = response.json()['job']
     assert stop['kind'] == 'deprovision'
     assert reload(deploy_job).status == 'cancelled'
     await eventually(lambda: github.cancels, 'the deploy run to be cancelled')
     assert github.runs[int(deploy_job.run_id)]['conclusion'] == 'cancelled'
-    await settled(stop['id'])
+    await wait_dispatched(stop['id'])
     await report(user, deploy['id'], 'succeeded', ip_address='203.0.113.8')  # a late report of the cancelled run
     assert reload(agent).status == 'stopping'
     await report(user, stop['id'], 'succeeded')
@@ -111,7 +95,7 @@ async def test_stop_while_deploying_cancels_the_deploy_and_its_run_then_deprovis
 async def test_cancel_of_an_open_job_cancels_its_run(github: GitHubDouble, user: User, owner, headers):
     agent = make_agent(owner)
     deploy = (await user.http_client.post(f'/api/agents/{agent.id}/deploy', headers=headers)).json()['job']
-    job = await settled(deploy['id'])
+    job = await wait_dispatched(deploy['id'])
     response = await user.http_client.post(f'/api/agents/{agent.id}/cancel', headers=headers)
     assert response.status_code == 202 and response.json()['job']['status'] == 'cancelled'
     await eventually(lambda: github.cancels, 'the run to be cancelled on GitHub')
@@ -146,13 +130,13 @@ def test_billing_stop_is_idempotent_and_a_no_op_without_a_server(github: GitHubD
 async def test_a_failed_stop_can_be_retried(github: GitHubDouble, user: User, owner, headers):
     agent = await running_agent(user, owner, headers)
     stop = (await user.http_client.post(f'/api/agents/{agent.id}/stop', headers=headers)).json()['job']
-    await settled(stop['id'])
+    await wait_dispatched(stop['id'])
     await report(user, stop['id'], 'failed', message='Hetzner API unavailable')
     agent = reload(agent)
     assert agent.status == 'failed' and agent.status_reason.startswith('Stopping failed: Hetzner API unavailable')
     retried = (await user.http_client.post(f'/api/agents/{agent.id}/retry', headers=headers)).json()['job']
     assert retried['kind'] == 'deprovision' and retried['id'] != stop['id']
-    await settled(retried['id'])
+    await wait_dispatched(retried['id'])
     await report(user, retried['id'], 'succeeded')
     assert reload(agent).status == 'stopped'
 

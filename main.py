@@ -43,7 +43,7 @@ from api import provisioning as provisioning_api  # noqa: E402
 from api import stripe_webhook as stripe_webhook_api  # noqa: E402
 from api.request_limits import BodySizeLimit  # noqa: E402
 from services import scheduler as provisioning_scheduler  # noqa: E402
-from services import accounts, billing, stripe_webhooks  # noqa: E402
+from services import accounts, billing, stripe_webhooks, stripe_worker  # noqa: E402
 from services.errors import DomainError  # noqa: E402
 
 app.include_router(health_api.router)  # GET /healthz
@@ -59,6 +59,8 @@ app.add_middleware(auth_api.AuthMiddleware)  # pages → /login, /api/* → 401 
 app.add_middleware(BodySizeLimit)  # 413 for bodies over 1 MiB, before they are read
 app.on_startup(provisioning_scheduler.start)  # dispatcher: reconcile at start, due retries, reaper
 app.on_shutdown(provisioning_scheduler.shutdown)
+app.on_startup(stripe_worker.worker.start)  # Stripe events: processed after the answer, retried, survive restarts
+app.on_shutdown(stripe_worker.worker.shutdown)
 fast_lane.install(app, machine_middleware=(BodySizeLimit,))  # webhooks, callbacks, health, tokens: no browser session
 STATIC_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'static')
 app.add_static_files('/static', STATIC_DIR)

@@ -1,7 +1,7 @@
 """`POST /api/webhooks/stripe`: verify, store, answer — processing follows off the request (spec §5)."""
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from nicegui import background_tasks, run
+from nicegui import run
 
 from services import stripe_webhooks
 
@@ -13,7 +13,4 @@ async def receive_stripe_event(request: Request) -> JSONResponse:
     payload = await request.body()
     receipt = await run.io_bound(stripe_webhooks.receive, payload=payload,
                                  signature=request.headers.get('stripe-signature'), headers=dict(request.headers))
-    if receipt.is_new:
-        background_tasks.create(run.io_bound(stripe_webhooks.process, receipt.event_id),
-                                name=f'stripe event {receipt.event_id}')
     return JSONResponse({'received': True, 'duplicate': not receipt.is_new})

@@ -12,6 +12,9 @@ from nicegui import Event, core
 agent_changed: Event[int, int] = Event()
 """(owner id, agent id): an agent, its current job or its timeline changed; pages reload it from the database."""
 
+stripe_event_stored: Event[[]] = Event()
+"""A new Stripe event was stored; the Stripe event worker subscribes."""
+
 job_ready: Event[int] = Event()
 """(job id): a job can be worked on now (queued, or its run must be cancelled); the dispatcher subscribes."""
 
@@ -29,6 +32,10 @@ def publish(event: Event, *args: object) -> None:
 
 def agent_updated(owner_id: int, agent_id: int) -> None:
     publish(agent_changed, owner_id, agent_id)
+
+
+def stripe_event_received() -> None:
+    publish(stripe_event_stored)
 
 
 def job_queued(job_id: int) -> None:

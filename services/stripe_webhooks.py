@@ -14,7 +14,7 @@ import stripe
 
 from models import WebhookDelivery, WebhookEvent, db, utcnow
 
-from . import billing
+from . import billing, events
 from .errors import DomainError
 from .settings import get_settings
 from .stripe_api import StripeCallError
@@ -59,6 +59,8 @@ def receive(*, payload: bytes, signature: str | None, headers: dict[str, str]) -
                     .on_conflict_ignore().as_rowcount().execute())
         WebhookDelivery.create(source=SOURCE, event_id=event_id, headers=json.dumps(kept),
                                result='accepted' if inserted else 'duplicate')
+    if inserted:
+        events.stripe_event_received()  # after the commit: the worker processes it off the request
     return Receipt(event_id=event_id, is_new=bool(inserted))
 
 

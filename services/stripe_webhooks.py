@@ -94,13 +94,27 @@ def _settle_covered_events(event: WebhookEvent, reread_from) -> int:
 
 
 def process_due(limit: int = 100) -> int:
-    """Process events that are pending and due, or whose worker's lease ran out (the scheduler's tick)."""
+    """Process events that are pending and due, or whose worker's lease ran out (the worker's pass).
+
+    One at a time, each picked after the last is done: processing one event often settles others about the same
+    object, and those are then skipped without another claim.
+    """
+    processed = 0
+    for _ in range(limit):
+        event_id = _next_due_event_id()
+        if event_id is None or process(event_id) is None:
+            break
+        processed += 1
+    return processed
+
+
+def _next_due_event_id() -> str | None:
     now = utcnow()
-    due = (WebhookEvent.select(WebhookEvent.event_id)
+    row = (WebhookEvent.select(WebhookEvent.event_id)
            .where((WebhookEvent.source == SOURCE) & WebhookEvent.status.in_(('pending', 'processing'))
                   & (WebhookEvent.next_attempt_at.is_null() | (WebhookEvent.next_attempt_at <= now)))
-           .order_by(WebhookEvent.received_at).limit(limit))
-    return sum(1 for row in list(due) if process(row.event_id) is not None)
+           .order_by(WebhookEvent.received_at, WebhookEvent.id).first())
+    return row.event_id if row else None
 
 
 def reprocess(event_id: str) -> str | None:

@@ -19,6 +19,8 @@ from . import billing, events, stripe_webhooks
 log = logging.getLogger(__name__)
 
 TICK_SECONDS = 5.0
+GATHER_SECONDS = 0.5
+"""A delivery starts a pass this much later, so one re-read from Stripe settles a burst about the same object."""
 ENFORCEMENT_MINUTES = 10.0
 
 
@@ -28,6 +30,7 @@ class StripeEventWorker:
         self.pool: ThreadPoolExecutor | None = None
         self.passing = False
         self.pass_again = False
+        self.gathering: asyncio.TimerHandle | None = None
 
     @property
     def running(self) -> bool:
@@ -51,12 +54,20 @@ class StripeEventWorker:
         if not self.running:
             return
         events.stripe_event_stored.unsubscribe(self.wake)
+        if self.gathering is not None:
+            self.gathering.cancel()
+            self.gathering = None
         self.scheduler.shutdown(wait=False)
         self.pool.shutdown(wait=True, cancel_futures=True)
 
     def wake(self) -> None:
+        if self.running and self.gathering is None:
+            self.gathering = asyncio.get_running_loop().call_later(GATHER_SECONDS, self._gathered)
+
+    def _gathered(self) -> None:
+        self.gathering = None
         if self.running:
-            background_tasks.create(self.work(), name='stripe events: new delivery')
+            background_tasks.create(self.work(), name='stripe events: new deliveries')
 
     async def work(self) -> None:
         """Process everything due; passes never overlap, and a wake during one runs another after it."""

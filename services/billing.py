@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 
 from models import COUNTED_STATUSES, Agent, CompGrant, EntitlementLoss, StripeCustomer, Subscription, User, db, utcnow
 
-from . import entitlements, stripe_api
+from . import entitlements, provisioning, stripe_api
 from .errors import DomainError
 from .plans import PER_AGENT_PLAN, billing_is_configured, find_plan, plan_for_price, plans
 from .settings import get_settings
@@ -96,8 +96,6 @@ def open_portal(*, user: User) -> str:
 
 def fulfil_checkout(session_id: str, *, expected_user: User | None = None) -> Fulfilment:
     """Apply a completed Checkout Session; idempotent, shared by the webhook and the return page."""
-    from . import provisioning  # provisioning builds on billing's gate; imported late to keep the layering one-way
-
     session = stripe_api.call(lambda stripe: stripe.v1.checkout.sessions.retrieve(session_id))
     user = _user_for_reference(session.get('client_reference_id'))
     if user is None or (expected_user is not None and user.id != expected_user.id):
@@ -160,9 +158,7 @@ def enforce_all_entitlements() -> int:
 
 
 def _queue_stop_for_billing(agent: Agent, reason: str) -> bool:
-    """Record the intent once per agent; the provisioning service turns it into a deprovision job."""
-    from . import provisioning
-
+    """Record the loss once per agent (audit trail) and queue the agent's stop with the reason."""
     with db.atomic():
         already = EntitlementLoss.select().where((EntitlementLoss.agent == agent)
                                                  & EntitlementLoss.handled_at.is_null()).exists()
@@ -170,10 +166,8 @@ def _queue_stop_for_billing(agent: Agent, reason: str) -> bool:
             EntitlementLoss.create(agent=agent, reason=reason)
     if already:
         return False
-    stop = getattr(provisioning, 'request_stop', None)
-    if stop is not None:
-        stop(owner=agent.owner, agent_id=agent.id, reason=f'Stopped because {reason}.')
-        EntitlementLoss.update(handled_at=utcnow()).where(EntitlementLoss.agent == agent).execute()
+    provisioning.request_stop(owner=agent.owner, agent_id=agent.id, reason=f'Stopped because {reason}.')
+    EntitlementLoss.update(handled_at=utcnow()).where(EntitlementLoss.agent == agent).execute()
     return True
 
 

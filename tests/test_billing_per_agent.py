@@ -62,5 +62,5 @@ async def test_webhook_and_return_page_queue_the_agent_once(per_agent_mode, stri
     assert result.agent_id == agent.id and result.deploy_error is None
     jobs = list(ProvisioningJob.select())
     assert len(jobs) == 1 and jobs[0].idempotency_key.endswith(session_id)
-    await eventually(lambda: github.dispatches(), 'the dispatch')
-    assert len(github.dispatches()) == 1
+    await eventually(lambda: github.dispatches, 'the dispatch')
+    assert len(github.dispatches) == 1

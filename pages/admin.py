@@ -26,6 +26,9 @@ async def admin_page() -> None:
             ui.label('Accounts').classes('text-lg font-medium')
             accounts_box = ui.column().classes('w-full gap-1')
         with ui.card().classes('w-full'):
+            ui.label('Jobs').classes('text-lg font-medium')
+            jobs_box = ui.column().classes('w-full gap-1')
+        with ui.card().classes('w-full'):
             ui.label('Webhook events').classes('text-lg font-medium')
             events_box = ui.column().classes('w-full gap-1')
 
@@ -40,6 +43,10 @@ async def admin_page() -> None:
                              f'{row.agents_in_use}/{row.agents_allowed} agents').classes('text-sm flex-1')
                     if row.user.is_disabled:
                         ui.badge('disabled', color='negative')
+                    if row.user.id != user.id:
+                        ui.button('Enable' if row.user.is_disabled else 'Disable',
+                                  on_click=lambda r=row: set_disabled(r.user, not r.user.is_disabled)) \
+                            .props('flat dense').mark(f'disable-{row.user.id}')
                     plan_choice = ui.select([plan.name for plan in plans.plans()], value='starter') \
                         .props('dense').mark(f'grant-plan-{row.user.id}')
                     ui.button('Grant', on_click=lambda r=row, p=plan_choice: grant(r.user, p.value)) \
@@ -53,6 +60,46 @@ async def admin_page() -> None:
             return
         ui.notify(f'Granted {plan} to {account.email}.', type='positive')
         await show_accounts()
+
+    async def set_disabled(account, disabled: bool) -> None:
+        await run.io_bound(admin.set_account_disabled, user_id=account.id, disabled=disabled)
+        ui.notify(f'{account.email} {"disabled" if disabled else "enabled"}.')
+        await show_accounts()
+
+    async def show_jobs() -> None:
+        rows = await run.io_bound(admin.recent_jobs)
+        jobs_box.clear()
+        with jobs_box:
+            if not rows:
+                ui.label('No jobs yet.').classes('text-grey-7')
+            for row in rows:
+                job = row.job
+                title = (f'#{job.id} {job.kind} · {row.agent.name} ({row.owner.email}) · {job.status} · '
+                         f'{job.attempts} attempt(s)')
+                with ui.expansion(title).classes('w-full').mark(f'job-{job.id}'):
+                    if job.last_error:
+                        ui.label(job.last_error).classes('text-negative text-sm')
+                    if job.run_url:
+                        ui.link('Workflow run', job.run_url, new_tab=True)
+                    for event in row.timeline:
+                        ui.label(f'{event.time:%Y-%m-%d %H:%M:%S} {event.step}: {event.message}') \
+                            .classes('text-sm font-mono')
+                    with ui.row():
+                        if row.agent.status == 'failed' and not job.is_open:
+                            ui.button('Retry', on_click=lambda a=row.agent.id: act(admin.retry_agent, a)) \
+                                .props('flat dense').mark(f'retry-{job.id}')
+                        if job.is_open:
+                            ui.button('Cancel', on_click=lambda a=row.agent.id: act(admin.cancel_agent_job, a)) \
+                                .props('flat dense color=negative').mark(f'cancel-{job.id}')
+
+    async def act(action, agent_id: int) -> None:
+        try:
+            job = await run.io_bound(action, agent_id)
+        except DomainError as problem:
+            ui.notify(problem.message, type='negative')
+            return
+        ui.notify(f'Job #{job.id}: {job.status}')
+        await show_jobs()
 
     async def show_events() -> None:
         events = await run.io_bound(admin.recent_webhook_events)
@@ -88,6 +135,7 @@ async def admin_page() -> None:
                     ui.label(check.detail).classes('text-sm')
 
     await show_accounts()
+    await show_jobs()
     await show_events()
     await ui.context.client.connected()  # the checklist calls Stripe: answer the page first
     await show_checklist()

@@ -28,6 +28,8 @@ def frame(title: str, user: User) -> Iterator[None]:
             ui.link('AgentHost', '/').classes('text-xl font-bold text-white no-underline')
             ui.link('Agents', '/').classes('text-white')
             ui.link('Settings', '/settings').classes('text-white')
+            if user.is_admin:
+                ui.link('Admin', '/admin').classes('text-white').mark('admin-link')
         with ui.row().classes('items-center gap-3'):
             ui.label(user.email).classes('text-white').mark('signed-in-user')
             ui.button('Log out', on_click=lambda: ui.navigate.to('/logout')).props('flat color=white')

@@ -1,9 +1,9 @@
-"""What the admin page lists: accounts with their billing, and recent webhook events."""
+"""What the admin page lists and does: accounts, jobs across users, webhook events."""
 from dataclasses import dataclass
 
-from models import COUNTED_STATUSES, Agent, User, WebhookEvent
+from models import COUNTED_STATUSES, Agent, JobEvent, ProvisioningJob, User, WebhookEvent
 
-from . import entitlements
+from . import entitlements, provisioning
 from .errors import DomainError
 
 
@@ -37,3 +37,33 @@ def recent_webhook_events(limit: int = 100) -> list[WebhookEvent]:
 
 def set_account_disabled(*, user_id: int, disabled: bool) -> None:
     User.update(is_disabled=disabled).where(User.id == user_id).execute()
+
+
+@dataclass
+class JobRow:
+    job: ProvisioningJob
+    agent: Agent
+    owner: User
+    timeline: list[JobEvent]
+
+
+def recent_jobs(limit: int = 50) -> list[JobRow]:
+    """The newest jobs across all users, each with its agent, owner and timeline."""
+    jobs = list(ProvisioningJob.select(ProvisioningJob, Agent, User)
+                .join(Agent).join(User, on=(Agent.owner == User.id))
+                .order_by(ProvisioningJob.created_at.desc(), ProvisioningJob.id.desc()).limit(limit))
+    timelines: dict[int, list[JobEvent]] = {job.id: [] for job in jobs}
+    for event in JobEvent.select().where(JobEvent.job.in_(list(timelines))).order_by(JobEvent.time, JobEvent.id):
+        timelines[event.job_id].append(event)
+    return [JobRow(job, job.agent, job.agent.owner, timelines[job.id]) for job in jobs]
+
+
+def retry_agent(agent_id: int) -> ProvisioningJob:
+    """Retry on the owner's behalf: the same rules (and the same gate) as the owner's own Retry."""
+    agent = Agent.get_by_id(agent_id)
+    return provisioning.retry(owner=agent.owner, agent_id=agent.id)
+
+
+def cancel_agent_job(agent_id: int) -> ProvisioningJob:
+    agent = Agent.get_by_id(agent_id)
+    return provisioning.cancel(owner=agent.owner, agent_id=agent.id)

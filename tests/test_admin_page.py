@@ -1,9 +1,11 @@
+import pytest
 from nicegui.testing import User
 
 from models import CompGrant, WebhookEvent
-from services import billing, stripe_webhooks
-from tests.factories import make_user
+from services import accounts, billing, provisioning, stripe_webhooks
+from tests.factories import PASSWORD, make_agent, make_entitled_user, make_user
 from tests.pages_support import log_in
+from tests.provisioning_support import eventually, github, job_of, reload, signed_callback  # noqa: F401
 from tests.stripe_double import StripeDouble, stripe_double  # noqa: F401
 
 
@@ -75,3 +77,53 @@ async def test_admin_reprocesses_a_failed_stripe_event(stripe_double, user: User
     user.find(marker=f'reprocess-{completed["id"]}').click()
     await user.should_see(f'{completed["id"]}: processed', retries=50)
     assert WebhookEvent.get().status == 'processed'
+
+
+async def test_admin_sees_jobs_across_users_with_their_timeline(github, user: User):
+    await log_in_as_admin(user)
+    customer = make_entitled_user('customer@example.com')
+    agent = make_agent(customer, name='Customer bot')
+    provisioning.request_deploy(owner=customer, agent_id=agent.id)
+    job = job_of(agent)
+    await user.open('/admin')
+    await user.should_see('Customer bot (customer@example.com)')
+    await user.should_see(marker=f'job-{job.id}')
+    await user.should_see(marker=f'cancel-{job.id}')
+
+
+async def test_admin_cancels_an_open_job(github, user: User):
+    await log_in_as_admin(user)
+    customer = make_entitled_user('customer@example.com')
+    agent = make_agent(customer)
+    github.fail_next(*[(503, {})] * 50)  # keep the job open while the admin looks
+    provisioning.request_deploy(owner=customer, agent_id=agent.id)
+    job = job_of(agent)
+    await user.open('/admin')
+    user.find(marker=f'cancel-{job.id}').click()
+    await eventually(lambda: reload(job).status == 'cancelled', 'the job to be cancelled')
+
+
+async def test_admin_retries_a_failed_agent(github, user: User):
+    await log_in_as_admin(user)
+    customer = make_entitled_user('customer@example.com')
+    agent = make_agent(customer)
+    provisioning.request_deploy(owner=customer, agent_id=agent.id)
+    failed = job_of(agent)
+    await eventually(lambda: reload(failed).status in ('dispatched', 'in_progress'), 'the dispatch')
+    body, headers = signed_callback(failed.id, 'failed', message='server quota exceeded')
+    assert (await user.http_client.post('/api/provisioning/callback', content=body, headers=headers)).is_success
+    await user.open('/admin')
+    await user.should_see('server quota exceeded')
+    user.find(marker=f'retry-{failed.id}').click()
+    await eventually(lambda: job_of(agent).id != failed.id, 'a new job')
+
+
+async def test_admin_disables_an_account_which_can_then_not_log_in(user: User):
+    await log_in_as_admin(user)
+    customer = make_user('customer@example.com')
+    await user.open('/admin')
+    user.find(marker=f'disable-{customer.id}').click()
+    await user.should_see('customer@example.com disabled', retries=50)
+    assert reload(customer).is_disabled
+    with pytest.raises(accounts.AccountError):
+        accounts.authenticate(email='customer@example.com', password=PASSWORD, address='1.2.3.4')

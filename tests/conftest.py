@@ -5,11 +5,13 @@ import os
 os.environ['AGENTHOST_ENV_FILE'] = ''  # a developer's .env must not change what the tests see
 
 import pytest  # noqa: E402
+from nicegui import app as nicegui_app  # noqa: E402
 
 import models  # noqa: E402
 from services import login_limits  # noqa: E402
 from services.settings import Settings, configure  # noqa: E402
 
+NICEGUI_LIFESPAN = nicegui_app.router.lifespan_context
 POSTGRES_URL = os.environ.get('DATABASE_URL', '') if os.environ.get('DATABASE_URL', '').startswith('postgres') else ''
 
 
@@ -27,3 +29,10 @@ def isolated_environment(tmp_path, monkeypatch) -> Settings:
         models.db.execute_sql(f'TRUNCATE TABLE {tables} RESTART IDENTITY CASCADE')
     login_limits.reset()
     return settings
+
+
+@pytest.fixture(autouse=True)
+def unnested_lifespan() -> None:
+    """FastAPI wraps the app's lifespan once per `include_router`; NiceGUI's fixtures run main.py for every test,
+    so without this reset the wrappers nest until Python's recursion limit (seen after about 60 page tests)."""
+    nicegui_app.router.lifespan_context = NICEGUI_LIFESPAN

@@ -4,8 +4,10 @@ Mail goes out through `SMTP_URL` — `smtp://user:pass@host:port` (STARTTLS when
 `smtps://…` (TLS from the first byte) — from `MAIL_FROM`. Without `SMTP_URL` every function is a no-op, said once at
 debug level. Sending runs on a worker thread of its own, so neither the event loop nor the caller waits on a mail
 server; a failure is logged (never with the password) instead of raised, because a notification must not break the
-operation it reports on. Each function returns the sending's Future, or None when nothing is sent.
+operation it reports on. Each function returns the sending's Future (its result: sent or not), or None when nothing
+is sent.
 """
+import functools
 import logging
 import smtplib
 import ssl
@@ -37,42 +39,67 @@ class Mail:
     body: str
 
 
-def agent_running(agent: Agent) -> Future | None:
-    return _notify(lambda: Mail(
-        (agent.owner.email,), f'Your agent "{agent.name}" is running',
-        f'Your agent "{agent.name}" is running at {agent.ip_address or "its new server"}.\n\n'
-        f'Open it: {_link(f"/agents/{agent.id}")}'))
+def notification(compose: Callable[..., Mail]) -> Callable[..., Future | None]:
+    """Makes a function that composes a Mail one that sends it on the mail thread and returns the Future (None when
+    mail is off or there is nobody to tell). Composing runs in the caller's thread, where database reads belong,
+    and anything it raises is logged, never passed on."""
+    @functools.wraps(compose)
+    def send(*args, **kwargs) -> Future | None:
+        try:
+            settings = get_settings()
+            if not settings.smtp_url:
+                _say_disabled_once()
+                return None
+            mail = compose(*args, **kwargs)
+            if not mail.to:
+                return None
+            return _sender.submit(_deliver, mail, settings.smtp_url, settings.mail_from or _default_sender())
+        except Exception:  # noqa: BLE001 — reporting must never break what it reports on
+            log.exception('notification not sent: composing it failed')
+            return None
+    return send
 
 
-def agent_failed(agent: Agent, reason: str) -> Future | None:
-    return _notify(lambda: Mail(
-        (agent.owner.email,), f'Your agent "{agent.name}" failed',
-        f'Setting up your agent "{agent.name}" failed:\n\n    {redact(reason)}\n\n'
-        f'The agent page shows every step and has a Retry button: {_link(f"/agents/{agent.id}")}'))
+@notification
+def agent_running(agent: Agent) -> Mail:
+    return _to_owner(agent, 'is running',
+                     f'Your agent "{agent.name}" is running at {agent.ip_address or "its new server"}.\n\n'
+                     f'Open it: {_link(f"/agents/{agent.id}")}')
 
 
-def payment_failed(user: User) -> Future | None:
-    grace_days = get_settings().billing_grace_days
-    return _notify(lambda: Mail(
-        (user.email,), 'Your payment failed',
-        f'Stripe could not collect your latest payment for AgentHost. Your agents keep running for {grace_days} '
-        f'days; after that they are stopped.\n\nUpdate your payment method with "Manage billing": '
-        f'{_link("/settings")}'))
+@notification
+def agent_failed(agent: Agent, reason: str) -> Mail:
+    return _to_owner(agent, 'failed',
+                     f'Setting up your agent "{agent.name}" failed:\n\n    {redact(reason)}\n\n'
+                     f'The agent page shows every step and has a Retry button: {_link(f"/agents/{agent.id}")}')
 
 
-def agent_stopped_for_billing(agent: Agent, reason: str) -> Future | None:
-    return _notify(lambda: Mail(
-        (agent.owner.email,), f'Your agent "{agent.name}" was stopped',
-        f'Your agent "{agent.name}" was stopped: {redact(reason)}\n\n'
-        f'Choose a plan to deploy it again: {_link("/settings")}\nThe agent: {_link(f"/agents/{agent.id}")}'))
+@notification
+def agent_stopped_for_billing(agent: Agent, reason: str) -> Mail:
+    return _to_owner(agent, 'was stopped',
+                     f'Your agent "{agent.name}" was stopped: {redact(reason)}\n\n'
+                     f'Choose a plan to deploy it again: {_link("/settings")}\n'
+                     f'The agent: {_link(f"/agents/{agent.id}")}')
 
 
-def dispatch_failing(job_description: str, error: str) -> Future | None:
+@notification
+def payment_failed(user: User) -> Mail:
+    return Mail((user.email,), 'Your payment failed',
+                f'Stripe could not collect your latest payment for AgentHost. Your agents keep running for '
+                f'{get_settings().billing_grace_days} days; after that they are stopped.\n\n'
+                f'Update your payment method with "Manage billing": {_link("/settings")}')
+
+
+@notification
+def dispatch_failing(job_description: str, error: str) -> Mail:
     """To every admin: GitHub refuses or fails our workflow dispatches, which needs a person to look."""
-    return _notify(lambda: Mail(
-        _admin_emails(), 'AgentHost: dispatching provisioning workflows is failing',
-        f'Dispatching {job_description} to GitHub Actions failed:\n\n    {redact(error)}\n\n'
-        f'The admin page lists the jobs and the setup checklist: {_link("/admin")}'))
+    return Mail(_admin_emails(), 'AgentHost: dispatching provisioning workflows is failing',
+                f'Dispatching {job_description} to GitHub Actions failed:\n\n    {redact(error)}\n\n'
+                f'The admin page lists the jobs and the setup checklist: {_link("/admin")}')
+
+
+def _to_owner(agent: Agent, what: str, body: str) -> Mail:
+    return Mail((agent.owner.email,), f'Your agent "{agent.name}" {what}', body)
 
 
 def _admin_emails() -> tuple[str, ...]:
@@ -84,23 +111,11 @@ def _link(path: str) -> str:
     return f'{get_settings().public_url}{path}'
 
 
-def _notify(compose: Callable[[], Mail]) -> Future | None:
-    """Compose here (database reads belong to the caller's thread), send on the mail thread; never raise."""
+def _say_disabled_once() -> None:
     global _said_disabled  # noqa: PLW0603
-    settings = get_settings()
-    if not settings.smtp_url:
-        if not _said_disabled:
-            log.debug('notifications are off: SMTP_URL is not set')
-            _said_disabled = True
-        return None
-    try:
-        mail = compose()
-        if not mail.to:
-            return None
-        return _sender.submit(_deliver, mail, settings.smtp_url, settings.mail_from or _default_sender())
-    except Exception:  # noqa: BLE001 — reporting must never break what it reports on
-        log.exception('notification not sent: composing it failed')
-        return None
+    if not _said_disabled:
+        log.debug('notifications are off: SMTP_URL is not set')
+        _said_disabled = True
 
 
 def _default_sender() -> str:

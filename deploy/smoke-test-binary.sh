@@ -67,7 +67,9 @@ user_id=$(run_binary users create --data-dir "$WORK/data" --email smoke@example.
   fail "the served app does not accept the user the CLI created"
 [ "$(status_of "$BASE/static/favicon.svg")" = 200 ] || fail "static files are not bundled"
 [ "$(status_of "$BASE/metrics")" = 200 ] || fail "/metrics does not answer"
-[ -f "$WORK/data/agenthost.db" ] && [ -f "$WORK/data/storage_secret" ] || fail "the data dir lacks the database or secret"
+for kept in agenthost.db storage_secret; do
+  [ -f "$WORK/data/$kept" ] || fail "$kept is not in the data dir"
+done
 
 kill -TERM "$PID"
 stopped_by=$(date +%s)

@@ -188,3 +188,14 @@ async def test_no_secret_token_password_or_signature_reaches_the_logs(stripe_dou
              headers['Authorization'].removeprefix('Bearer '), signed['Stripe-Signature'].split('v1=')[1],
              forged.split('v1=')[1]]
     assert [leak for leak in leaks if leak in written] == []
+
+
+def test_the_command_line_writes_json_lines_when_asked(monkeypatch, tmp_path):
+    from tests.test_cli import run_cli
+    monkeypatch.setenv('LOG_FORMAT', 'json')
+    monkeypatch.setenv('DATABASE_URL', f'sqlite:///{tmp_path}/fresh.db')
+    result = run_cli('migrate')
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stderr.splitlines()]  # every line is one JSON object
+    migrations = [line['message'] for line in lines if line['logger'] == 'peewee.migrations']
+    assert migrations[0] == 'up: 0001_initial' and all(line['time'].endswith('Z') for line in lines)

@@ -22,7 +22,8 @@ def deliveries(result: str) -> float:
 def jobs_table(monkeypatch) -> Iterator[str]:
     """A stand-in jobs table with a `status` column (the real one arrives with provisioning)."""
     monkeypatch.setattr(metrics, 'JOBS_TABLE', 'metrics_test_job')
-    db.execute_sql('CREATE TABLE metrics_test_job (id INTEGER PRIMARY KEY, status VARCHAR(16) NOT NULL)')
+    db.execute_sql('DROP TABLE IF EXISTS metrics_test_job')  # left by an interrupted run on PostgreSQL
+    db.execute_sql('CREATE TABLE metrics_test_job (status VARCHAR(16) NOT NULL)')
     try:
         yield 'metrics_test_job'
     finally:

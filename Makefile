@@ -2,12 +2,16 @@ VENV := .venv
 PYTHON := $(VENV)/bin/python
 SYSTEM_PYTHON ?= python3
 
-.PHONY: run test install screenshots clean
+.PHONY: run test install binary smoke-test screenshots clean
 
 $(VENV)/.installed: pyproject.toml
 	$(SYSTEM_PYTHON) -m venv $(VENV)
 	$(PYTHON) -m pip install --quiet --upgrade pip
 	$(PYTHON) -m pip install --quiet '.[test]'
+	touch $@
+
+$(VENV)/.binary-installed: $(VENV)/.installed
+	$(PYTHON) -m pip install --quiet '.[binary]'
 	touch $@
 
 install: $(VENV)/.installed
@@ -18,8 +22,18 @@ run: install  ## serve on http://localhost:8080 (SQLite under ./data/)
 test: install  ## the whole suite; DATABASE_URL=postgresql://… runs it on PostgreSQL
 	$(PYTHON) -m pytest -q
 
+# nicegui-pack runs `python -m PyInstaller` with whatever `python` is first on PATH: put the venv's first.
+# static/ and the migrations (peewee's runner loads them from disk by path) travel inside the binary.
+binary: $(VENV)/.binary-installed  ## one executable for Linux x86-64: dist/agenthost
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/nicegui-pack --onefile --noconfirm --name agenthost \
+		--add-data 'static:static' --add-data 'models/migrations:models/migrations' main.py
+	@ls -l dist/agenthost
+
+smoke-test: binary  ## start the binary on a fresh data dir, wait for /healthz, create a user, stop it
+	bash deploy/smoke-test-binary.sh
+
 screenshots: install  ## refresh docs/screenshots/ from the browser test
 	AGENTHOST_SCREENSHOTS=docs/screenshots $(PYTHON) -m pytest -q -m browser
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build dist *.egg-info *.spec

@@ -5,11 +5,30 @@ startup hooks lives here and nowhere else.
 """
 import argparse
 import getpass
+import logging
+import multiprocessing
 import os
 import sys
 from datetime import date, datetime, timedelta
+from pathlib import Path
 
+from services import logs
 from services.settings import Settings, SettingsError, configure, load_settings
+
+CODE_DIR = Path(__file__).resolve().parent  # inside a single binary: the folder it unpacked itself into
+DATA_DIR_HELP = 'folder for the SQLite database, storage secret and NiceGUI storage (sets DATA_DIR; default ./data)'
+RUN_AS_COMMAND = __name__ in {'__main__', '__mp_main__'} and not os.environ.get('NICEGUI_USER_SIMULATION')
+log = logging.getLogger('agenthost')
+
+
+def apply_data_dir_option(argv: list[str]) -> None:
+    """`--data-dir` may stand anywhere on the command line, but it must become DATA_DIR before the settings are read
+    and before NiceGUI is imported (NiceGUI takes its storage path from the environment on import)."""
+    early = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    early.add_argument('--data-dir')
+    known, _ = early.parse_known_args(argv)
+    if known.data_dir:
+        os.environ['DATA_DIR'] = known.data_dir
 
 
 def read_settings() -> Settings:
@@ -19,6 +38,8 @@ def read_settings() -> Settings:
         sys.exit(f'{error}\nFix the variable in the environment or in .env, then start again.')
 
 
+if RUN_AS_COMMAND:
+    apply_data_dir_option(sys.argv[1:])
 settings = read_settings()
 os.environ.setdefault('NICEGUI_STORAGE_PATH', str((settings.data_dir / '.nicegui').resolve()))  # read on import
 
@@ -36,17 +57,20 @@ from api import agents as agents_api  # noqa: E402
 from api import auth as auth_api  # noqa: E402
 from api import billing as billing_api  # noqa: E402
 from api import errors as api_errors  # noqa: E402
-from api import github_webhook as github_webhook_api  # noqa: E402
 from api import fast_lane  # noqa: E402
+from api import github_webhook as github_webhook_api  # noqa: E402
 from api import health as health_api  # noqa: E402
+from api import metrics as metrics_api  # noqa: E402
 from api import provisioning as provisioning_api  # noqa: E402
 from api import stripe_webhook as stripe_webhook_api  # noqa: E402
+from api.request_ids import RequestIds  # noqa: E402
 from api.request_limits import BodySizeLimit  # noqa: E402
 from services import scheduler as provisioning_scheduler  # noqa: E402
-from services import accounts, billing, stripe_webhooks, stripe_worker  # noqa: E402
+from services import accounts, backups, billing, stripe_webhooks, stripe_worker  # noqa: E402
 from services.errors import DomainError  # noqa: E402
 
 app.include_router(health_api.router)  # GET /healthz
+app.include_router(metrics_api.router)  # GET /metrics
 app.include_router(auth_api.router)  # POST /api/auth/token
 app.include_router(agents_api.router)  # /api/agents…
 app.include_router(billing_api.router)  # GET /api/billing, POST /api/billing/checkout, POST /api/billing/portal
@@ -61,9 +85,11 @@ app.on_startup(provisioning_scheduler.start)  # dispatcher: reconcile at start, 
 app.on_shutdown(provisioning_scheduler.shutdown)
 app.on_startup(stripe_worker.worker.start)  # Stripe events: processed after the answer, retried, survive restarts
 app.on_shutdown(stripe_worker.worker.shutdown)
-fast_lane.install(app, machine_middleware=(BodySizeLimit,))  # webhooks, callbacks, health, tokens: no browser session
-STATIC_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'static')
-app.add_static_files('/static', STATIC_DIR)
+app.add_middleware(RequestIds)  # outermost: X-Request-ID on every response, request id on every log line
+fast_lane.install(app, machine_middleware=(BodySizeLimit, RequestIds))  # no browser session
+app.on_startup(logs.carry_context_into_threads)  # run.io_bound work logs the request id of its request
+STATIC_DIR = str(CODE_DIR / 'static')
+app.add_static_files('/static', STATIC_DIR)  # /static/…
 
 
 def open_database() -> list[str]:
@@ -74,8 +100,14 @@ def open_database() -> list[str]:
 
 def serve() -> None:
     open_database()
-    ui.run(host=settings.host, port=settings.port, title='AgentHost', storage_secret=settings.session_secret(),
-           reload=False, show=False, favicon=os.path.join(STATIC_DIR, 'favicon.svg'))
+    storage_secret = settings.session_secret()
+    logs.remember_secret(storage_secret)
+    log.info('serving', extra={'url': f'http://{settings.host}:{settings.port}', 'data_dir': str(settings.data_dir)})
+    # log_config=None: uvicorn keeps out of logging, so its lines pass through our redacting handler;
+    # access_log=False: RequestIds writes the access line, with the request id and without the query string.
+    ui.run(host=settings.host, port=settings.port, title='AgentHost', storage_secret=storage_secret,
+           reload=False, show=False, favicon=os.path.join(STATIC_DIR, 'favicon.svg'), log_config=None,
+           access_log=False)
 
 
 def create_user_command(args: argparse.Namespace) -> None:
@@ -111,40 +143,55 @@ def stripe_reprocess_command(args: argparse.Namespace) -> None:
     print(f'reprocessed {len(results)} event(s)')
 
 
+def backup_command(args: argparse.Namespace) -> None:
+    size = backups.backup(database_url=settings.resolved_database_url, target=Path(args.path))
+    print(f'backed up {settings.resolved_database_url.removeprefix("sqlite:///")} to {args.path} ({size} bytes)')
+
+
 def migrate_command(_: argparse.Namespace) -> None:
     applied = open_database()
     print(f'applied {len(applied)} migration(s)' + (f': {", ".join(applied)}' if applied else ''))
 
 
 def command_line() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog='agenthost', description='Sell and run hosted AI agents.')
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument('--data-dir', default=argparse.SUPPRESS, help=DATA_DIR_HELP)  # applied before parsing
+    parser = argparse.ArgumentParser(prog='agenthost', description='Sell and run hosted AI agents.', parents=[common])
     commands = parser.add_subparsers(dest='command')
-    commands.add_parser('serve', help='serve the web app (the default)').set_defaults(run=lambda _: serve())
-    commands.add_parser('migrate', help='apply database migrations').set_defaults(run=migrate_command)
+    commands.add_parser('serve', help='serve the web app (the default)', parents=[common]) \
+        .set_defaults(run=lambda _: serve())
+    commands.add_parser('migrate', help='apply database migrations', parents=[common]).set_defaults(run=migrate_command)
+    backup = commands.add_parser('backup', help='copy the SQLite database consistently while the app runs',
+                                 parents=[common])
+    backup.add_argument('path', help='file to write the copy to (replaced if it exists)')
+    backup.set_defaults(run=backup_command)
 
     users = commands.add_parser('users', help='manage accounts').add_subparsers(dest='action', required=True)
-    create_user = users.add_parser('create', help='create an account; prints its id')
+    create_user = users.add_parser('create', help='create an account; prints its id', parents=[common])
     create_user.add_argument('--email', required=True)
     create_user.add_argument('--password', required=True)
     create_user.add_argument('--admin', action='store_true')
     create_user.set_defaults(run=create_user_command)
 
     tokens = commands.add_parser('tokens', help='manage API tokens').add_subparsers(dest='action', required=True)
-    create_token = tokens.add_parser('create', help='create an API token; prints it as the last line')
+    create_token = tokens.add_parser('create', help='create an API token; prints it as the last line',
+                                     parents=[common])
     create_token.add_argument('--email', required=True)
     create_token.add_argument('--name', default='')
     create_token.set_defaults(run=create_token_command)
 
     billing_commands = commands.add_parser('billing', help='entitlements').add_subparsers(dest='action', required=True)
-    grant = billing_commands.add_parser('grant', help='a complimentary entitlement, recorded with who and when')
+    grant = billing_commands.add_parser('grant', help='a complimentary entitlement, recorded with who and when',
+                                        parents=[common])
     grant.add_argument('--email', required=True)
     grant.add_argument('--plan', required=True)
     grant.add_argument('--until', type=date.fromisoformat, help='last day of the grant (YYYY-MM-DD, UTC)')
     grant.set_defaults(run=grant_command)
 
     stripe = commands.add_parser('stripe', help='Stripe operations').add_subparsers(dest='action', required=True)
-    stripe.add_parser('sync', help="re-read customers' subscriptions from Stripe").set_defaults(run=stripe_sync_command)
-    reprocess = stripe.add_parser('reprocess', help='process stored Stripe events again')
+    stripe.add_parser('sync', help="re-read customers' subscriptions from Stripe", parents=[common]) \
+        .set_defaults(run=stripe_sync_command)
+    reprocess = stripe.add_parser('reprocess', help='process stored Stripe events again', parents=[common])
     which = reprocess.add_mutually_exclusive_group(required=True)
     which.add_argument('--failed', action='store_true', help='every event whose processing failed')
     which.add_argument('--id', help='one event id (evt_…)')
@@ -154,6 +201,7 @@ def command_line() -> argparse.ArgumentParser:
 
 def main(argv: list[str]) -> None:
     args = command_line().parse_args(argv)
+    logs.configure_logging(settings)
     try:
         getattr(args, 'run', lambda _: serve())(args)
     except DomainError as error:
@@ -164,4 +212,5 @@ if __name__ in {'__main__', '__mp_main__'}:
     if os.environ.get('NICEGUI_USER_SIMULATION'):
         serve()  # NiceGUI's User fixture runs this file; its argv belongs to pytest
     else:
+        multiprocessing.freeze_support()  # the single binary's spawned worker processes start here; else a no-op
         main(sys.argv[1:])

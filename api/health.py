@@ -1,7 +1,7 @@
-"""Liveness for operators and load balancers."""
+"""Liveness for operators and load balancers; a signed-in admin also sees what the app runs on."""
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from nicegui import run
+from nicegui import app, run
 
 from services import health
 
@@ -10,7 +10,5 @@ router = APIRouter(tags=['health'])
 
 @router.get('/healthz')
 async def healthz() -> JSONResponse:
-    problem = await run.io_bound(health.database_problem)
-    if problem:
-        return JSONResponse({'status': 'error', 'database': problem}, status_code=503)
-    return JSONResponse({'status': 'ok'})
+    report = await run.io_bound(health.report, user_id=app.storage.user.get('user_id'))
+    return JSONResponse(report, status_code=200 if report['status'] == 'ok' else 503)

@@ -6,6 +6,7 @@ import os
 import secrets
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -61,7 +62,8 @@ class Settings(BaseSettings):
     data_dir: Path = Field(Path('data'), description='folder for the SQLite database, storage secret and '
                                                      'NiceGUI storage')
     log_format: Literal['text', 'json'] = Field('text', description='log lines as `text` or `json`')
-    smtp_url: str = Field('', description='`smtp://user:pass@host:port` for notifications; unset means no mail')
+    smtp_url: str = Field('', description='`smtp://user:pass@host:port` (STARTTLS when offered) or `smtps://…` '
+                                          '(TLS) for notifications; unset means no mail')
     mail_from: str = Field('', description='sender address of notification mail')
     agent_models: CommaList = Field(['claude-sonnet-4-5', 'claude-haiku-4-5', 'gpt-4.1'],
                                     description='comma-separated models offered in the wizard; the first is the '
@@ -86,6 +88,15 @@ class Settings(BaseSettings):
         if value and not value.startswith(DATABASE_SCHEMES):
             raise ValueError(f'must start with one of {", ".join(DATABASE_SCHEMES)} '
                              '(for example sqlite:///data/agenthost.db)')
+        return value
+
+    @field_validator('smtp_url')
+    @classmethod
+    def check_smtp_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if value and (parts.scheme not in ('smtp', 'smtps') or not parts.hostname or parts.port == 0):
+            raise ValueError('must look like smtp://user:password@host:587 (STARTTLS when offered) or '
+                             'smtps://user:password@host:465 (TLS)')
         return value
 
     @field_validator('public_url', 'stripe_api_base', 'github_api_url')

@@ -5,6 +5,7 @@ its id and answers. Processing re-reads the objects from Stripe, retries transie
 survives a restart (the event row is the queue) and keeps failures with their traceback for reprocessing.
 """
 import json
+import logging
 import random
 import traceback
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ import stripe
 
 from models import WebhookDelivery, WebhookEvent, db, utcnow
 
-from . import billing, events
+from . import billing, events, metrics
 from .errors import DomainError
 from .settings import get_settings
 from .stripe_api import StripeCallError
@@ -28,6 +29,8 @@ LEASE = timedelta(minutes=5)
 """A claimed event whose worker died is taken up again after this long."""
 RECORDED_HEADERS = ('user-agent', 'content-type', 'content-length', 'x-forwarded-for')
 """Kept in the delivery log; the signature is left out like every other credential-like value."""
+
+log = logging.getLogger(__name__)
 
 
 class WebhookError(DomainError):
@@ -44,6 +47,7 @@ def receive(*, payload: bytes, signature: str | None, headers: dict[str, str]) -
     """Verify and store one delivery; a duplicate adds only a delivery-log row marked as such."""
     secret = get_settings().stripe_webhook_secret
     if not secret:
+        metrics.webhook_deliveries.labels(source=SOURCE, result='not_configured').inc()
         raise WebhookError('WEBHOOK_NOT_CONFIGURED', 'STRIPE_WEBHOOK_SECRET is not set on this installation.')
     try:
         stripe.WebhookSignature.verify_header(payload.decode('utf-8'), signature, secret,
@@ -51,6 +55,8 @@ def receive(*, payload: bytes, signature: str | None, headers: dict[str, str]) -
         event = json.loads(payload)
         event_id, event_type = str(event['id']), str(event['type'])
     except (stripe.SignatureVerificationError, UnicodeDecodeError, ValueError, KeyError, TypeError) as error:
+        metrics.webhook_deliveries.labels(source=SOURCE, result='bad_signature').inc()
+        log.warning('stripe delivery refused: its signature does not verify with STRIPE_WEBHOOK_SECRET')
         raise WebhookError('BAD_SIGNATURE', f'The Stripe-Signature does not verify: {error}') from None
     kept = {name: value for name, value in headers.items() if name.lower() in RECORDED_HEADERS}
     with db.atomic():
@@ -59,6 +65,9 @@ def receive(*, payload: bytes, signature: str | None, headers: dict[str, str]) -
                     .on_conflict_ignore().as_rowcount().execute())
         WebhookDelivery.create(source=SOURCE, event_id=event_id, headers=json.dumps(kept),
                                result='accepted' if inserted else 'duplicate')
+    metrics.webhook_deliveries.labels(source=SOURCE, result='accepted' if inserted else 'duplicate').inc()
+    log.info('stripe event received', extra={'event_id': event_id, 'event_type': event_type,
+                                              'duplicate': not inserted})
     if inserted:
         events.stripe_event_received()  # after the commit: the worker processes it off the request
     return Receipt(event_id=event_id, is_new=bool(inserted))

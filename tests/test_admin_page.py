@@ -4,17 +4,9 @@ from nicegui.testing import User
 from models import CompGrant, WebhookEvent
 from services import accounts, billing, provisioning, stripe_webhooks
 from tests.factories import PASSWORD, make_agent, make_entitled_user, make_user
-from tests.pages_support import log_in
+from tests.pages_support import log_in, log_in_as_admin
 from tests.provisioning_support import eventually, github, job_of, reload, signed_callback  # noqa: F401
 from tests.stripe_double import StripeDouble, stripe_double  # noqa: F401
-
-
-async def log_in_as_admin(user: User):
-    make_user('first-is-admin@example.com')  # the first account is the admin; log_in makes the second
-    account = await log_in(user, 'admin@example.com')
-    account.is_admin = True
-    account.save()
-    return account
 
 
 async def test_admin_page_answers_404_to_non_admins(user: User):

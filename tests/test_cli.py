@@ -1,6 +1,8 @@
 import os
+import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from pathlib import Path
 
 from models import User
@@ -117,3 +119,21 @@ def test_stripe_reprocess_failed_processes_failed_events_again(stripe_double):
     assert result.returncode == 0, result.stderr
     assert f'{completed["id"]}: processed' in result.stdout
     assert WebhookEvent.get().status == 'processed'
+
+
+def test_data_dir_option_puts_the_database_there_before_or_after_the_command(tmp_path, monkeypatch):
+    monkeypatch.delenv('DATABASE_URL')
+    monkeypatch.delenv('DATA_DIR')
+    after = run_cli('users', 'create', '--data-dir', str(tmp_path / 'one'), '--email', 'a@example.com',
+                    '--password', 'long enough')
+    before = run_cli('--data-dir', str(tmp_path / 'two'), 'migrate')
+    assert after.returncode == 0, after.stderr
+    assert before.returncode == 0, before.stderr
+    with closing(sqlite3.connect(tmp_path / 'one' / 'agenthost.db')) as database:
+        assert database.execute('SELECT email FROM user').fetchall() == [('a@example.com',)]
+    assert (tmp_path / 'two' / 'agenthost.db').is_file()
+
+
+def test_backup_is_listed_in_the_help_with_the_data_dir_option():
+    result = run_cli('--help')
+    assert 'backup' in result.stdout and '--data-dir' in result.stdout

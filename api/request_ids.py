@@ -1,0 +1,53 @@
+"""Request ids: the caller's `X-Request-ID` when it is sane, a new one otherwise.
+
+The id is answered in the response header and tagged on every log line written while the request runs (through the
+contextvar in `services/logs.py`), and one access line per request records method, path, status and duration —
+the path only: query strings may carry session ids and are left out.
+"""
+import logging
+import re
+import time
+import uuid
+
+from services.logs import request_id
+
+HEADER = b'x-request-id'
+ACCEPTED = re.compile(r'^[A-Za-z0-9._:-]{1,128}$')
+"""A proxy's or client's id is kept only if it cannot forge log fields or grow without bound."""
+QUIET_PREFIXES = ('/_nicegui/', '/static/', '/favicon.ico')
+"""Page assets and socket.io polling would drown the interesting lines: they are logged at debug level."""
+
+log = logging.getLogger('agenthost.http')
+
+
+class RequestIds:
+    """ASGI middleware (not BaseHTTPMiddleware: the contextvar must be set in the task that runs the route)."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope['type'] != 'http':
+            await self.app(scope, receive, send)
+            return
+        incoming = dict(scope['headers']).get(HEADER, b'').decode('latin-1')
+        current = incoming if ACCEPTED.match(incoming) else uuid.uuid4().hex
+        token = request_id.set(current)
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message) -> None:
+            nonlocal status
+            if message['type'] == 'http.response.start':
+                status = message['status']
+                headers = [(name, value) for name, value in message.get('headers', []) if name.lower() != HEADER]
+                message = {**message, 'headers': [*headers, (HEADER, current.encode())]}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            level = logging.DEBUG if scope['path'].startswith(QUIET_PREFIXES) else logging.INFO
+            log.log(level, 'request', extra={'method': scope['method'], 'path': scope['path'], 'status': status,
+                                             'duration_ms': round((time.perf_counter() - started) * 1000, 1)})
+            request_id.reset(token)

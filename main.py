@@ -66,7 +66,7 @@ from api import stripe_webhook as stripe_webhook_api  # noqa: E402
 from api.request_ids import RequestIds  # noqa: E402
 from api.request_limits import BodySizeLimit  # noqa: E402
 from services import scheduler as provisioning_scheduler  # noqa: E402
-from services import accounts, backups, billing, stripe_webhooks, stripe_worker  # noqa: E402
+from services import accounts, backups, billing, loop_lag, stripe_webhooks, stripe_worker  # noqa: E402
 from services.errors import DomainError  # noqa: E402
 
 app.include_router(health_api.router)  # GET /healthz
@@ -83,6 +83,8 @@ app.add_middleware(auth_api.AuthMiddleware)  # pages → /login, /api/* → 401 
 app.add_middleware(BodySizeLimit)  # 413 for bodies over 1 MiB, before they are read
 app.on_startup(provisioning_scheduler.start)  # dispatcher: reconcile at start, due retries, reaper
 app.on_shutdown(provisioning_scheduler.shutdown)
+app.on_startup(loop_lag.monitor.start)  # agenthost_event_loop_lag_max_seconds on /metrics
+app.on_shutdown(loop_lag.monitor.shutdown)
 app.on_startup(stripe_worker.worker.start)  # Stripe events: processed after the answer, retried, survive restarts
 app.on_shutdown(stripe_worker.worker.shutdown)
 app.add_middleware(RequestIds)  # outermost: X-Request-ID on every response, request id on every log line

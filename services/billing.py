@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 
 from models import COUNTED_STATUSES, Agent, CompGrant, EntitlementLoss, StripeCustomer, Subscription, User, db, utcnow
 
-from . import entitlements, provisioning, stripe_api
+from . import entitlements, notifications, provisioning, stripe_api
 from .errors import DomainError
 from .plans import PER_AGENT_PLAN, billing_is_configured, find_plan, plan_for_price, plans
 from .settings import get_settings
@@ -167,6 +167,7 @@ def _queue_stop_for_billing(agent: Agent, reason: str) -> bool:
     if already:
         return False
     provisioning.request_stop(owner=agent.owner, agent_id=agent.id, reason=f'Stopped because {reason}.')
+    notifications.agent_stopped_for_billing(agent, reason)
     EntitlementLoss.update(handled_at=utcnow()).where(EntitlementLoss.agent == agent).execute()
     return True
 

@@ -15,6 +15,8 @@ from prometheus_client.process_collector import ProcessCollector
 
 from models import db
 
+from . import loop_lag
+
 JOBS_TABLE = 'provisioning_job'
 JOB_STATES = ('queued', 'dispatching', 'dispatched', 'in_progress', 'succeeded', 'failed', 'cancelled')
 CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8'
@@ -39,6 +41,10 @@ provisioning_duration = Histogram(
 callback_latency = Histogram(
     'agenthost_callback_latency_seconds', 'Time from a provisioning callback arriving to its change being stored '
     'and announced to browsers.', registry=registry)
+
+
+Gauge('agenthost_event_loop_lag_max_seconds', 'Worst lateness of the event loop since the previous scrape; '
+      'anything that blocks the loop shows here.', registry=registry).set_function(loop_lag.monitor.take_worst)
 
 
 def connected_clients() -> int:

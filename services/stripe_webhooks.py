@@ -15,7 +15,7 @@ import stripe
 
 from models import WebhookDelivery, WebhookEvent, db, utcnow
 
-from . import billing, events, metrics
+from . import billing, events, metrics, notifications
 from .errors import DomainError
 from .settings import get_settings
 from .stripe_api import StripeCallError
@@ -163,7 +163,9 @@ def _handle(event: dict) -> str:
         subscription_id = _invoice_subscription(obj)
         if subscription_id is None:
             return 'ignored'
-        billing.sync_subscription(subscription_id)
+        subscription = billing.sync_subscription(subscription_id)
+        if event_type == 'invoice.payment_failed':
+            notifications.payment_failed(subscription.user)
     else:
         return 'ignored'
     return 'processed'
@@ -176,7 +178,7 @@ def _object_key(event: dict) -> str | None:
         return f'checkout:{obj.get("id")}'
     if event_type.startswith('customer.subscription.'):
         return f'subscription:{obj.get("id")}'
-    if event_type in ('invoice.paid', 'invoice.payment_failed'):
+    if event_type == 'invoice.paid':  # not payment_failed: that one also mails the customer, so it runs itself
         subscription_id = _invoice_subscription(obj)
         return f'subscription:{subscription_id}' if subscription_id else None
     return None

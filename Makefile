@@ -2,7 +2,7 @@ VENV := .venv
 PYTHON := $(VENV)/bin/python
 SYSTEM_PYTHON ?= python3
 
-.PHONY: run test install binary smoke-test screenshots clean
+.PHONY: run test install binary smoke-test bench screenshots clean
 
 $(VENV)/.installed: pyproject.toml
 	$(SYSTEM_PYTHON) -m venv $(VENV)
@@ -31,6 +31,9 @@ binary: $(VENV)/.binary-installed  ## one executable for Linux x86-64: dist/agen
 
 smoke-test: binary  ## start the binary on a fresh data dir, wait for /healthz, create a user, stop it
 	bash deploy/smoke-test-binary.sh
+
+bench: install  ## the benchmark table (bench/README in the main README); also writes bench/results.json
+	$(PYTHON) -m bench
 
 screenshots: install  ## refresh docs/screenshots/ from the browser test
 	AGENTHOST_SCREENSHOTS=docs/screenshots $(PYTHON) -m pytest -q -m browser

@@ -15,13 +15,14 @@ MACHINE_PREFIXES = ('/api/webhooks/',)
 
 
 def is_machine_request(scope: dict) -> bool:
+    """No browser session, and a path machines call (or an API call with a token)."""
+    headers = dict(scope['headers'])
+    if b'session=' in headers.get(b'cookie', b''):
+        return False  # a browser: keep its session (an admin's /healthz shows details)
     path = scope['path']
     if path in MACHINE_PATHS or path.startswith(MACHINE_PREFIXES):
         return True
-    if not path.startswith('/api/'):
-        return False
-    headers = dict(scope['headers'])
-    return b'authorization' in headers and b'session=' not in headers.get(b'cookie', b'')
+    return path.startswith('/api/') and b'authorization' in headers
 
 
 class FastLane:

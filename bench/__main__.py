@@ -1,0 +1,148 @@
+"""`make bench`: what users feel, each figure against its limit or a baseline measured in the same run.
+
+Starts the real app (`python main.py`, SQLite) with the Stripe and GitHub doubles from tests/, drives it over real
+HTTP, real websockets and real Chromium, prints one table and writes bench/results.json. Each figure is the median
+of several runs (the table says how many).
+"""
+import argparse
+import asyncio
+import json
+import platform
+import statistics
+from datetime import datetime, timezone
+from pathlib import Path
+
+from tests.stripe_double import WEBHOOK_SECRET
+
+from . import burst, callback_browser, clients, deploy_dispatch, startup, webhook_ingest
+from .servers import baseline_server
+from .world import world
+
+RESULTS = Path(__file__).parent / 'results.json'
+
+
+def median_of(runs: list[dict], key: str) -> float:
+    return statistics.median(run[key] for run in runs)
+
+
+def measure_webhook_ingest(runs: int) -> dict:
+    app_runs, baseline_runs = [], []
+    for _ in range(runs):
+        with world() as w, baseline_server(WEBHOOK_SECRET) as baseline_url:
+            subscription = webhook_ingest.subscription_for_user_one(w.stripe)
+            app_runs.append(asyncio.run(webhook_ingest.measure(w.app.url, w.stripe, subscription)))
+            baseline_runs.append(asyncio.run(webhook_ingest.measure(baseline_url, w.stripe, subscription)))
+    return webhook_ingest.summarise(app_runs, baseline_runs)
+
+
+def measure_deploy_to_dispatch(runs: int) -> dict:
+    results = []
+    for _ in range(runs):
+        with world(users=20, agents_each=10) as w:
+            results.append(asyncio.run(deploy_dispatch.measure(w)))
+    return {'p50_ms': median_of(results, 'p50_ms'), 'p99_ms': median_of(results, 'p99_ms'),
+            'deploys': results[0]['deploys'], 'runs': runs}
+
+
+def measure_callback_to_browser(runs: int) -> dict:
+    results = []
+    for _ in range(runs):
+        with world() as w:
+            results.append(asyncio.run(callback_browser.measure(w)))
+    return {'p50_ms': median_of(results, 'p50_ms'), 'p95_ms': median_of(results, 'p95_ms'),
+            'callbacks': results[0]['callbacks'], 'runs': runs}
+
+
+def measure_burst(runs: int) -> dict:
+    results = []
+    for _ in range(runs):
+        with world(users=50, agents_each=10) as w:
+            results.append(asyncio.run(burst.measure(w)))
+    return {'agents': results[0]['agents'], 'seconds': median_of(results, 'seconds'),
+            'duplicates': max(run['duplicates'] for run in results),
+            'all_dispatched': all(run['all_dispatched'] for run in results),
+            'max_loop_lag_ms': median_of(results, 'max_loop_lag_ms'), 'runs': runs}
+
+
+def measure_clients(runs: int) -> dict:
+    results = []
+    for _ in range(runs):
+        with world() as w:
+            results.append(asyncio.run(clients.measure(w)))
+    largest = [run[-1] for run in results]
+    return {'clients': largest[0]['clients'], 'mib_per_client': median_of(largest, 'mib_per_client'),
+            'slowest_ms': median_of(largest, 'slowest_ms'),
+            'all_within_1s': all(level['all_within_1s'] for run in results for level in run),
+            'levels': results[-1], 'runs': runs}
+
+
+def measure_startup(runs: int) -> dict:
+    python = [startup.measure() for _ in range(runs)]
+    binary_command = startup.binary_command()
+    binary = [startup.measure(binary_command) for _ in range(runs)] if binary_command else []
+    return {'python_seconds': statistics.median(python),
+            'binary_seconds': statistics.median(binary) if binary else None, 'runs': runs}
+
+
+def table(results: dict) -> list[tuple[str, str, str, str, str]]:
+    ingest, deploy, callback = results['webhook ingest'], results['deploy to dispatch'], results['callback to browser']
+    burst_row, clients_row, start = results['burst'], results['clients'], results['startup']
+    binary = f', binary {start["binary_seconds"]:.2f} s' if start['binary_seconds'] is not None else ', no binary built'
+    return [
+        ('webhook ingest',
+         f'{ingest["events_per_s"]:.0f} events/s; p50 {ingest["p50_ms"]:.1f} ms, p99 {ingest["p99_ms"]:.1f} ms '
+         f'at 200/s', f'bare Starlette {ingest["baseline_events_per_s"]:.0f} events/s; target ≥ 50 %, p99 < 50 ms',
+         f'{ingest["ratio"]:.2f}', str(ingest['runs'])),
+        ('deploy to dispatch', f'p50 {deploy["p50_ms"]:.1f} ms, p99 {deploy["p99_ms"]:.1f} ms '
+                               f'({deploy["deploys"]} deploys)', 'p50 < 50 ms', f'{deploy["p50_ms"] / 50:.2f}',
+         str(deploy['runs'])),
+        ('callback to browser', f'p50 {callback["p50_ms"]:.1f} ms, p95 {callback["p95_ms"]:.1f} ms '
+                                f'({callback["callbacks"]} callbacks)', 'p95 < 300 ms',
+         f'{callback["p95_ms"] / 300:.2f}', str(callback['runs'])),
+        ('burst', f'{burst_row["agents"]} agents in {burst_row["seconds"]:.1f} s, {burst_row["duplicates"]} duplicate '
+                  f'dispatches, max loop lag {burst_row["max_loop_lag_ms"]:.0f} ms',
+         '0 duplicates, lag < 100 ms', f'{burst_row["max_loop_lag_ms"] / 100:.2f}', str(burst_row['runs'])),
+        ('clients', f'{clients_row["clients"]} clients, {clients_row["mib_per_client"]:.3f} MiB/client, all updated '
+                    f'within 1 s: {"yes" if clients_row["all_within_1s"] else "no"}',
+         'every client within 1 s', f'{clients_row["slowest_ms"] / 1000:.2f}', str(clients_row['runs'])),
+        ('startup', f'python main.py {start["python_seconds"]:.2f} s{binary}', 'none set (first response)',
+         '—' if start['binary_seconds'] is None else f'{start["binary_seconds"] / start["python_seconds"]:.2f}',
+         str(start['runs'])),
+    ]
+
+
+def print_table(rows: list[tuple[str, ...]]) -> None:
+    header = ('row', 'measured', 'limit or baseline (same run)', 'ratio', 'runs')
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows)]
+    line = '  '.join('{:<%d}' % width for width in widths)
+    print(line.format(*header))
+    print('  '.join('-' * width for width in widths))
+    for row in rows:
+        print(line.format(*row))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--runs', type=int, default=3, help='runs per row; each figure is their median')
+    parser.add_argument('--client-runs', type=int, default=1, help='runs of the (slow) clients row')
+    args = parser.parse_args()
+    started = datetime.now(timezone.utc)
+    results = {
+        'webhook ingest': measure_webhook_ingest(args.runs),
+        'deploy to dispatch': measure_deploy_to_dispatch(args.runs),
+        'callback to browser': measure_callback_to_browser(args.runs),
+        'burst': measure_burst(args.runs),
+        'clients': measure_clients(args.client_runs),
+        'startup': measure_startup(args.runs),
+    }
+    rows = table(results)
+    print_table(rows)
+    RESULTS.write_text(json.dumps({'started': started.isoformat(), 'machine': platform.platform(),
+                                   'cpus': __import__('os').cpu_count(), 'results': results,
+                                   'table': [dict(zip(('row', 'measured', 'limit', 'ratio', 'runs'), row))
+                                             for row in rows]}, indent=2, default=str))
+    print(f'\nwritten to {RESULTS.relative_to(Path.cwd()) if RESULTS.is_relative_to(Path.cwd()) else RESULTS}')
+
+
+if __name__ == '__main__':
+    main()

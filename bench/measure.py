@@ -1,0 +1,53 @@
+"""Small statistics shared by the rows: percentiles, medians over runs, and load loops."""
+import asyncio
+import statistics
+import time
+from collections.abc import Awaitable, Callable
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float('nan')
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+async def closed_loop(send: Callable[[int], Awaitable[None]], *, total: int, concurrency: int) -> tuple[float, list[float]]:
+    """`concurrency` workers send `total` requests back to back; returns (requests per second, latencies in s)."""
+    latencies: list[float] = []
+    counter = iter(range(total))
+
+    async def worker() -> None:
+        for number in counter:
+            started = time.perf_counter()
+            await send(number)
+            latencies.append(time.perf_counter() - started)
+
+    started = time.perf_counter()
+    await asyncio.gather(*[worker() for _ in range(concurrency)])
+    return total / (time.perf_counter() - started), latencies
+
+
+async def open_loop(send: Callable[[int], Awaitable[None]], *, rate: float, seconds: float) -> list[float]:
+    """Requests started at a fixed `rate` regardless of answers (like webhooks arriving); returns latencies in s."""
+    latencies: list[float] = []
+
+    async def timed(number: int) -> None:
+        started = time.perf_counter()
+        await send(number)
+        latencies.append(time.perf_counter() - started)
+
+    tasks = []
+    start = time.perf_counter()
+    for number in range(int(rate * seconds)):
+        delay = start + number / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(timed(number)))
+    await asyncio.gather(*tasks)
+    return latencies

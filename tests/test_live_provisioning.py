@@ -109,7 +109,7 @@ class Server:
 
 @pytest.fixture
 def server(github: GitHubDouble, monkeypatch, tmp_path: Path) -> Iterator[Server]:  # noqa: ARG001
-    monkeypatch.setenv('GITHUB_TIMEOUT_SECONDS', '1')  # the dispatch lease: 3 × 1 s + 1 s
+    monkeypatch.setenv('GITHUB_TIMEOUT_SECONDS', '2')  # the dispatch lease: 3 × 2 s + 1 s
     server = Server(tmp_path)
     yield server
     if server.process is not None:

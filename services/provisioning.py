@@ -43,6 +43,8 @@ STEP_LABELS = {'queued': 'Queued', 'dispatched': 'Dispatched', 'server_created':
                'agent_starting': 'Agent starting', 'running': 'Running', 'server_deleted': 'Server deleted',
                'stopped': 'Stopped', 'deleted': 'Deleted'}
 CALLBACK_STATUSES = ('in_progress', 'progress', 'succeeded', 'failed')
+RUN_LISTING_DELAY = 10.0
+"""Seconds before looking for the run of a dispatch whose answer was lost: GitHub lists new runs with a delay."""
 
 
 class ProvisioningError(DomainError):
@@ -108,8 +110,9 @@ def request_deploy(*, owner: User, agent_id: int, idempotency_key: str | None = 
 def request_stop(*, owner: User, agent_id: int, reason: str = '') -> ProvisioningJob | None:
     """Queue the removal of the agent's server, leaving it `stopped`; idempotent (an open stop is returned).
 
-    Returns None when there is nothing to stop (draft, stopped, or failed before any server could exist). Billing
-    calls this when an entitlement is lost, with the reason for the timeline.
+    Returns None when there is nothing to stop (draft, stopped, or failed before any server could exist), and the
+    cancelled deploy when one was queued but never reached GitHub. Billing calls this when an entitlement is lost,
+    with the reason for the timeline.
     """
     return _request_removal(owner=owner, agent_id=agent_id, goal='stopped', reason=reason or 'Stop requested.',
                             require_configuration=False)
@@ -139,7 +142,8 @@ def retry(*, owner: User, agent_id: int) -> ProvisioningJob:
     if last is None or last.kind == 'provision':
         return request_deploy(owner=owner, agent_id=agent_id)
     job = _request_removal(owner=owner, agent_id=agent_id, goal=last.goal, reason='Retry requested.')
-    assert job is not None  # a failed deprovision always leaves a server to remove
+    if job is None:
+        raise AgentError('AGENT_NOT_RUNNING', 'No server is left to remove; deploy the agent again or delete it.')
     return job
 
 
@@ -177,13 +181,13 @@ def _request_removal(*, owner: User, agent_id: int, goal: str, reason: str,
                 removal = _create_job(agent, kind='deprovision', goal=goal, message=reason)
                 _set_agent(agent.id, status='stopping' if goal == 'stopped' else 'deleting')
             else:
-                removal = None
+                removal = job  # the cancelled deploy, if any: nothing reached GitHub, so no server to remove
                 if goal == 'deleted':
                     _set_agent(agent.id, status='deleted')
                 elif job is not None:
                     _set_agent(agent.id, status=job.previous_status if job.previous_status != 'failed' else 'stopped')
     _announce(agent, removal)
-    return removal
+    return ProvisioningJob.get_by_id(removal.id) if removal is not None else None
 
 
 def _server_may_exist(agent: Agent, open_job: ProvisioningJob | None) -> bool:
@@ -347,6 +351,8 @@ def _dispatch_failed(job: ProvisioningJob, token: str, error: GitHubError) -> No
     now = utcnow()
     if error.transient and job.attempts < settings.github_dispatch_attempts:
         delay = backoff_seconds(job.attempts, settings=settings, wait=error.wait)
+        if error.maybe_sent:  # give GitHub's run list time to show a run the lost request may have started
+            delay = max(delay, min(RUN_LISTING_DELAY, settings.github_retry_max_seconds))
         with write_transaction():
             moved = Job.update(status='queued', claim_token=None, next_attempt_at=now + timedelta(seconds=delay),
                                maybe_dispatched=job.maybe_dispatched or error.maybe_sent, last_error=error.message,

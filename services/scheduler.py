@@ -5,9 +5,13 @@ only ticks: every few seconds it runs the due work (retries whose time has come,
 runs to cancel), and every minute the reaper. A Deploy does not wait for a tick: `events.job_ready` reaches
 `wake` at once, and after each pass a timer is set for the next retry that falls due. The GitHub calls run in a
 pool of their own, so a slow GitHub never takes the threads pages use for `run.io_bound`.
+
+`BackgroundWorker` is the reusable part: a thread pool of its own, APScheduler ticks on NiceGUI's loop, and a
+start and shutdown that NiceGUI's test fixtures may call twice.
 """
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timezone
 
@@ -23,16 +27,29 @@ log = logging.getLogger(__name__)
 
 TICK_SECONDS = 5.0
 REAPER_SECONDS = 60.0
-WORKERS = 8
 
 
-class Dispatcher:
+class BackgroundWorker:
+    """Runs sync service functions in its own threads, on a clock (`ticks`) and whenever a subclass is woken."""
+    name = 'worker'
+    threads = 1
+
     def __init__(self) -> None:
         self.scheduler: AsyncIOScheduler | None = None
         self.pool: ThreadPoolExecutor | None = None
-        self.timer: asyncio.TimerHandle | None = None
-        self.timer_due: float | None = None
-        self.passes = events.Coalesced(self._pass)
+
+    def ticks(self) -> list[tuple[Callable[[], Awaitable[None]], float]]:
+        """(coroutine function, interval in seconds) pairs that APScheduler runs on the loop."""
+        return []
+
+    def started(self) -> None:
+        """Called on the loop once the worker runs (subscribe to events, schedule a first pass)."""
+
+    def stopping(self) -> None:
+        """Called on the loop before the threads are stopped."""
+
+    def stopped(self) -> None:
+        """Called once the threads have finished what they were doing."""
 
     @property
     def running(self) -> bool:
@@ -42,25 +59,61 @@ class Dispatcher:
         """Start on the running loop; idempotent (NiceGUI's test fixtures run startup handlers twice)."""
         if self.running:
             return
-        self.pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix='provisioning')
+        self.pool = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix=self.name)
         self.scheduler = AsyncIOScheduler(timezone=timezone.utc)
-        self.scheduler.add_job(self.work, IntervalTrigger(seconds=TICK_SECONDS), id='provisioning-due',
-                               max_instances=1, coalesce=True)
-        self.scheduler.add_job(self.reap, IntervalTrigger(seconds=REAPER_SECONDS), id='provisioning-reaper',
-                               max_instances=1, coalesce=True)
+        for function, seconds in self.ticks():
+            self.scheduler.add_job(function, IntervalTrigger(seconds=seconds), id=f'{self.name}: {function.__name__}',
+                                   max_instances=1, coalesce=True)
         self.scheduler.start()
-        events.job_ready.subscribe(self.wake)
-        background_tasks.create(self.work(), name='provisioning: reconcile at start')
+        self.started()
 
     def shutdown(self) -> None:
         if not self.running:
             return
+        self.stopping()
+        self.scheduler.shutdown(wait=False)
+        self.pool.shutdown(wait=True, cancel_futures=True)  # at most one request timeout: work under way finishes
+        self.stopped()
+
+    async def call(self, function: Callable, *args: object) -> object:
+        """Run a sync service function in the worker's threads; exceptions are logged, never lost."""
+        if not self.running:
+            return None
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self.pool, function, *args)
+        except RuntimeError as error:  # the pool was shut down under us (app stopping)
+            if 'shutdown' in str(error):
+                return None
+            raise
+        except Exception:
+            log.exception('%s: %s failed', self.name, getattr(function, '__name__', function))
+            return None
+
+
+class Dispatcher(BackgroundWorker):
+    name = 'provisioning'
+    threads = 8
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.timer: asyncio.TimerHandle | None = None
+        self.timer_due: float | None = None
+        self.passes = events.Coalesced(self._pass)
+
+    def ticks(self) -> list[tuple[Callable[[], Awaitable[None]], float]]:
+        return [(self.work, TICK_SECONDS), (self.reap, REAPER_SECONDS)]
+
+    def started(self) -> None:
+        events.job_ready.subscribe(self.wake)
+        background_tasks.create(self.work(), name='provisioning: reconcile at start')
+
+    def stopping(self) -> None:
         events.job_ready.unsubscribe(self.wake)
         if self.timer is not None:
             self.timer.cancel()
             self.timer = self.timer_due = None
-        self.scheduler.shutdown(wait=False)
-        self.pool.shutdown(wait=True, cancel_futures=True)  # at most one GitHub timeout: requests under way finish
+
+    def stopped(self) -> None:
         github.close_clients()
 
     def wake(self, job_id: int) -> None:
@@ -72,28 +125,27 @@ class Dispatcher:
         """One pass over everything due; passes never overlap, a request during one runs another after it."""
         await self.passes()
 
+    async def reap(self) -> None:
+        await self.call(provisioning.reap_silent_jobs)
+
     async def _pass(self) -> None:
-        job_ids = await self._call(provisioning.due_job_ids) or []
-        await asyncio.gather(*(self._call(provisioning.work_on, job_id) for job_id in job_ids))
+        job_ids = await self.call(provisioning.due_job_ids) or []
+        await asyncio.gather(*(self.call(provisioning.work_on, job_id) for job_id in job_ids))
         await self._set_timer()
 
-    async def reap(self) -> None:
-        await self._call(provisioning.reap_silent_jobs)
-
     async def _work_on(self, job_id: int) -> None:
-        await self._call(provisioning.work_on, job_id)
+        await self.call(provisioning.work_on, job_id)
         await self._set_timer()
 
     async def _set_timer(self) -> None:
         """Wake for the earliest retry or lease that falls due, unless a timer for an earlier moment is set."""
-        due = await self._call(provisioning.next_wake_at)
+        due = await self.call(provisioning.next_wake_at)
         if due is None or not self.running:
             return
         loop = asyncio.get_running_loop()
         delay = max(0.0, (due - utcnow()).total_seconds()) + 0.01
         when = loop.time() + delay
-        if self.timer is not None and self.timer_due is not None and self.timer_due <= when \
-                and self.timer_due > loop.time():
+        if self.timer is not None and self.timer_due is not None and loop.time() < self.timer_due <= when:
             return
         if self.timer is not None:
             self.timer.cancel()
@@ -104,20 +156,6 @@ class Dispatcher:
         self.timer = self.timer_due = None
         if self.running:
             background_tasks.create(self.work(), name='provisioning: due work')
-
-    async def _call(self, function, *args):
-        """Run a sync service function in the dispatcher's own threads; exceptions are logged, never lost."""
-        if not self.running:
-            return None
-        try:
-            return await asyncio.get_running_loop().run_in_executor(self.pool, function, *args)
-        except RuntimeError as error:  # the pool was shut down under us (app stopping)
-            if 'shutdown' in str(error):
-                return None
-            raise
-        except Exception:
-            log.exception('provisioning: %s failed', getattr(function, '__name__', function))
-            return None
 
 
 dispatcher = Dispatcher()

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import httpx
+
 REPOSITORY = 'acme/infra'
 WORKFLOW = 'provision-agent.yml'
 
@@ -134,6 +136,11 @@ class GitHubDouble:
         signature = hmac.new((secret or self.webhook_secret).encode(), body, hashlib.sha256).hexdigest()
         return body, {'X-GitHub-Event': 'workflow_run', 'X-GitHub-Delivery': delivery or str(uuid.uuid4()),
                       'X-Hub-Signature-256': f'sha256={signature}', 'Content-Type': 'application/json'}
+
+    def send_workflow_run(self, app_url: str, run: dict, action: str, **options) -> int:
+        """Deliver a signed `workflow_run` webhook to the app at `app_url` over HTTP, as GitHub does; the status."""
+        body, headers = self.workflow_run_delivery(run, action, **options)
+        return httpx.post(f'{app_url}/api/webhooks/github', content=body, headers=headers, timeout=10).status_code
 
     # --- serving -------------------------------------------------------------------------------------------------
 

@@ -69,6 +69,20 @@ def test_report_py_drives_a_deploy_to_running_with_the_ip(github: GitHubDouble, 
         assert steps[-4:] == ['started', 'server_created', 'agent_starting', 'running']
 
 
+def test_a_failed_run_reported_by_githubs_webhook_fails_the_job(github: GitHubDouble, live_server: str):  # noqa: F811
+    owner = make_entitled_user('owner@example.com')
+    agent = make_agent(owner)
+    with httpx.Client(base_url=live_server, headers=make_token(owner), timeout=10) as client:
+        job_id = client.post(f'/api/agents/{agent.id}/deploy').json()['job']['id']
+        wait(lambda: ProvisioningJob.get_by_id(job_id).status == 'dispatched', 'the dispatch')
+        [run] = github.runs_for(job_id)
+        github.set_run(run['id'], status='completed', conclusion='timed_out')
+        assert github.send_workflow_run(live_server, run, 'completed') == 200
+        shown = client.get(f'/api/agents/{agent.id}').json()
+    assert shown['status'] == 'failed'
+    assert shown['job']['status'] == 'failed' and run['html_url'] in shown['job']['last_error']
+
+
 class Server:
     """`python main.py` that the test can kill with SIGKILL and start again on the same database."""
 
@@ -95,7 +109,7 @@ class Server:
 
 @pytest.fixture
 def server(github: GitHubDouble, monkeypatch, tmp_path: Path) -> Iterator[Server]:  # noqa: ARG001
-    monkeypatch.setenv('GITHUB_TIMEOUT_SECONDS', '1')  # the dispatch lease: 3 × 1 s + 1 s
+    monkeypatch.setenv('GITHUB_TIMEOUT_SECONDS', '2')  # the dispatch lease: 3 × 2 s + 1 s
     server = Server(tmp_path)
     yield server
     if server.process is not None:

@@ -147,3 +147,13 @@ async def test_delete_of_a_draft_is_immediate_and_dispatches_nothing(github: Git
     response = await user.http_client.delete(f'/api/agents/{agent.id}', headers=headers)
     assert response.status_code == 202 and response.json()['status'] == 'deleted'
     assert not github.requests
+
+
+def test_stop_of_a_deploy_that_never_left_the_queue_cancels_it_and_restores_the_agent(github: GitHubDouble,  # noqa: ARG001
+                                                                                     owner):
+    agent = make_agent(owner)  # no app running here: nothing dispatches the queued job
+    deploy = provisioning.request_deploy(owner=owner, agent_id=agent.id)
+    stopped = provisioning.stop_agent(owner=owner, agent_id=agent.id)
+    assert (stopped.id, stopped.status) == (deploy.id, 'cancelled')
+    assert reload(agent).status == 'draft'
+    assert not github.requests

@@ -14,6 +14,8 @@ from .frame import frame, signed_in_user, status_badge
 SETTINGS_FIXES = ('NO_ACTIVE_SUBSCRIPTION', 'AGENT_LIMIT_REACHED')
 """Refusals the user can fix on the Settings page, so the page offers a button there."""
 STOPPABLE = ('running', 'provisioning')
+shared_reads = events.SharedReads()
+"""Every open page of one agent reloads after a change; one database read serves them all."""
 
 
 @ui.page('/agents/{agent_id}')
@@ -34,7 +36,9 @@ async def agent_detail_page(agent_id: int) -> None:
     async def reload() -> None:
         nonlocal state
         try:
-            fresh = await run.io_bound(provisioning.agent_state, owner=user, agent_id=agent_id)
+            fresh = await shared_reads.read((user.id, agent_id, events.agent_version(agent_id)),
+                                            lambda: run.io_bound(provisioning.agent_state, owner=user,
+                                                                 agent_id=agent_id))
         except DomainError:  # deleted meanwhile
             fresh = None
         if client.is_deleted:  # the browser left while the database answered
@@ -43,7 +47,9 @@ async def agent_detail_page(agent_id: int) -> None:
             ui.navigate.to('/')
             return
         state = fresh
-        live.refresh()
+        if header_of(fresh) != shown_header:
+            live.refresh()
+        show_new_events()
 
     reloader = events.Coalesced(reload)
 
@@ -80,8 +86,16 @@ async def agent_detail_page(agent_id: int) -> None:
         else:
             await reloader()
 
+    def header_of(current: AgentState) -> tuple:
+        """What the status part of the page shows; when a change leaves it equal, only the timeline grows."""
+        agent, job = current.agent, current.job
+        return (agent.status, agent.status_reason, agent.ip_address,
+                None if job is None else (job.id, job.status, job.step, job.last_error, job.run_url))
+
     @ui.refreshable
     def live() -> None:
+        nonlocal shown_header
+        shown_header = header_of(state)
         agent, job = state.agent, state.job
         with ui.row().classes('items-center gap-3'):
             status_badge(agent.status)
@@ -110,7 +124,6 @@ async def agent_detail_page(agent_id: int) -> None:
                     .mark('delete')
         if job is not None:
             progress(job)
-        timeline()
 
     def progress(job) -> None:
         steps = steps_of(job)
@@ -138,17 +151,28 @@ async def agent_detail_page(agent_id: int) -> None:
                 ui.label(job.last_error).classes('text-sm text-grey-8').mark('job-error')
 
     def timeline() -> None:
+        """The card and its rows; later events are added by `show_new_events`, never by rebuilding the list."""
+        nonlocal timeline_rows, timeline_empty
         with ui.card().classes('w-full'):
             ui.label('Timeline').classes('text-lg font-medium')
-            if not state.events:
-                ui.label('Nothing has happened yet.').classes('text-grey-7').mark('timeline-empty')
-            with ui.column().classes('gap-1 w-full').mark('timeline'):
-                for event in reversed(state.events):
-                    with ui.row().classes('gap-3 w-full no-wrap').mark(f'event-{event.step}'):
-                        ui.label(f'{event.time:%Y-%m-%d %H:%M:%S} UTC').classes('font-mono text-sm text-grey-7')
-                        ui.label(STEP_LABELS.get(event.step, event.step.replace('_', ' ').capitalize())) \
-                            .classes('text-sm font-medium w-32')
-                        ui.label(event.message).classes('text-sm flex-1 break-all')
+            timeline_empty = ui.label('Nothing has happened yet.').classes('text-grey-7').mark('timeline-empty')
+            timeline_rows = ui.column().classes('gap-1 w-full').mark('timeline')
+        show_new_events()
+
+    def show_new_events() -> None:
+        new = [event for event in state.events if event.id not in shown_events]
+        if not new or timeline_rows is None:
+            return
+        timeline_empty.set_visibility(False)
+        with timeline_rows:
+            for event in new:  # oldest first, each moved to the top: the newest ends up first
+                shown_events.add(event.id)
+                with ui.row().classes('gap-3 w-full no-wrap').mark(f'event-{event.step}') as row:
+                    ui.label(f'{event.time:%Y-%m-%d %H:%M:%S} UTC').classes('font-mono text-sm text-grey-7')
+                    ui.label(STEP_LABELS.get(event.step, event.step.replace('_', ' ').capitalize())) \
+                        .classes('text-sm font-medium w-32')
+                    ui.label(event.message).classes('text-sm flex-1 break-all')
+                row.move(target_index=0)
 
     agent = state.agent
     with ui.dialog() as dialog, ui.card():
@@ -157,9 +181,14 @@ async def agent_detail_page(agent_id: int) -> None:
             ui.button('Delete', color='negative', on_click=delete).mark('confirm-delete')
             ui.button('Cancel', on_click=dialog.close).props('flat')
 
+    shown_header: tuple = ()
+    shown_events: set[int] = set()
+    timeline_rows: ui.column | None = None
+    timeline_empty: ui.label | None = None
     with frame(agent.name, user):
         live()
         refusal = ui.row().classes('items-center gap-2')
+        timeline()
         with ui.card().classes('w-full'):
             ui.label('Configuration').classes('text-lg font-medium')
             for label, value in (('Description', agent.description), ('Model', agent.model),

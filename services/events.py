@@ -5,7 +5,10 @@ the emit to NiceGUI's event loop with `call_soon_threadsafe`, so subscribers alw
 slot of the page that subscribed. Outside a running app (the command line, plain unit tests) it does nothing.
 """
 import asyncio
-from collections.abc import Awaitable, Callable
+import itertools
+import threading
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Any
 
 from nicegui import Event, core
 
@@ -30,8 +33,21 @@ def publish(event: Event, *args: object) -> None:
         loop.call_soon_threadsafe(event.emit, *args)
 
 
+_changes = itertools.count(1)
+_agent_versions: dict[int, int] = {}
+_versions_lock = threading.Lock()
+
+
 def agent_updated(owner_id: int, agent_id: int) -> None:
+    """Announce a committed change; the agent's version moves first, so reads started from now on are fresh."""
+    with _versions_lock:
+        _agent_versions[agent_id] = next(_changes)
     publish(agent_changed, owner_id, agent_id)
+
+
+def agent_version(agent_id: int) -> int:
+    """Changes so far announced for the agent: a read started at version v reflects every commit up to v."""
+    return _agent_versions.get(agent_id, 0)
 
 
 def stripe_event_received() -> None:
@@ -74,3 +90,23 @@ class Coalesced:
                     break
         finally:
             self.running = False
+
+
+class SharedReads:
+    """Identical reads in flight at the same time share one answer.
+
+    When a change reaches many open pages of one agent, each would read the same rows; keyed by the agent's
+    `agent_version`, they wait for one read instead. A read is only joined by readers of the same version, so
+    nobody gets an answer that started before the change they were told about.
+    """
+
+    def __init__(self) -> None:
+        self.in_flight: dict[Hashable, asyncio.Future] = {}
+
+    async def read(self, key: Hashable, function: Callable[[], Awaitable[Any]]) -> Any:
+        future = self.in_flight.get(key)
+        if future is None:
+            future = asyncio.ensure_future(function())
+            self.in_flight[key] = future
+            future.add_done_callback(lambda _: self.in_flight.pop(key, None))
+        return await asyncio.shield(future)

@@ -14,7 +14,7 @@ import traceback
 
 from models import WebhookDelivery, WebhookEvent, db, utcnow
 
-from . import provisioning
+from . import metrics, provisioning
 from .errors import DomainError
 from .provisioning import CALLBACK_STATUSES, ProvisioningError, Report
 from .settings import get_settings
@@ -67,7 +67,8 @@ def receive_callback(body: bytes, signature: str | None) -> dict:
         raise ProvisioningError('PROVISIONING_NOT_CONFIGURED', 'CALLBACK_SECRET is not set, so callbacks cannot '
                                                                'be verified.')
     verify_callback_signature(body, signature, secret)
-    job, changed = provisioning.apply_report(parse_report(body))
+    with metrics.callback_latency.time():
+        job, changed = provisioning.apply_report(parse_report(body))
     return {'job_id': job.id, 'status': job.status, 'changed': changed}
 
 

@@ -25,7 +25,7 @@ from models import (
     utcnow,
 )
 
-from . import events, gate
+from . import events, gate, metrics, notifications
 from .agents import AgentError
 from .errors import DomainError
 from .github import FAILED_CONCLUSIONS, GitHub, GitHubError, Run, backoff_seconds, job_for_run_name
@@ -320,11 +320,14 @@ def _dispatch(job: ProvisioningJob, token: str) -> None:
                 _dispatched(job, token, run, 'Found the run of an earlier attempt on GitHub; not dispatching again.')
                 return
         _event(job.id, 'dispatching', f'Dispatching the workflow (attempt {job.attempts}).')
-        run = github.dispatch(job_id=job.id, agent_id=agent.id, action=job.kind, region=agent.region,
-                              size=agent.size, callback_url=callback_url())
+        with metrics.dispatch_duration.time():
+            run = github.dispatch(job_id=job.id, agent_id=agent.id, action=job.kind, region=agent.region,
+                                  size=agent.size, callback_url=callback_url())
     except GitHubError as error:
+        metrics.dispatch_attempts.labels(outcome='transient' if error.transient else 'permanent').inc()
         _dispatch_failed(job, token, error)
         return
+    metrics.dispatch_attempts.labels(outcome='accepted').inc()
     _dispatched(job, token, run, 'GitHub accepted the workflow dispatch.')
 
 
@@ -369,6 +372,7 @@ def _dispatch_failed(job: ProvisioningJob, token: str, error: GitHubError) -> No
         with write_transaction():
             _finish(job, 'failed', error=message, token=token)
         log.warning('job %s failed: %s', job.id, message)
+        notifications.dispatch_failing(f'job {job.id} ({job.kind} of agent {job.agent_id})', message)
     _announce(Agent.get_by_id(job.agent_id), Job.get_by_id(job.id))
 
 
@@ -610,6 +614,8 @@ def _finish(job: ProvisioningJob, status: str, *, error: str = '', message: str 
                       step=step, updated_at=now, **fields).where(condition).execute():
         return False
     _event(job.id, status if status != 'succeeded' else step, message or error or _default_message(status, step))
+    if status in ('succeeded', 'failed'):
+        db.after_commit(lambda: _tell_the_outcome(job, status, error))
     if not agent_update:
         return True
     if status == 'succeeded':
@@ -621,6 +627,17 @@ def _finish(job: ProvisioningJob, status: str, *, error: str = '', message: str 
         prefix = '' if job.kind == 'provision' else ('Stopping' if job.goal == 'stopped' else 'Deleting') + ' failed: '
         _set_agent(job.agent_id, status='failed', status_reason=prefix + error)
     return True
+
+
+def _tell_the_outcome(job: ProvisioningJob, status: str, error: str) -> None:
+    """After the commit: the provisioning time for the metrics, and a mail to the owner."""
+    if job.kind == 'provision':
+        metrics.provisioning_duration.observe((utcnow() - job.created_at).total_seconds())
+    agent = Agent.get_by_id(job.agent_id)
+    if status == 'failed':
+        notifications.agent_failed(agent, error)
+    elif job.kind == 'provision':
+        notifications.agent_running(agent)
 
 
 def _set_agent(agent_id: int, **fields) -> None:

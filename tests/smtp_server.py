@@ -7,6 +7,7 @@ and point SMTP_URL and MAIL_FROM at themselves:
     from tests.smtp_server import smtp_server  # noqa: F401
 """
 import ssl
+import time
 from collections.abc import Iterator
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -91,3 +92,11 @@ def smtps_server(trusted_ca, monkeypatch) -> Iterator[Mailbox]:
         yield mailbox
     finally:
         controller.stop()
+
+
+def wait_for_mail(mailbox: Mailbox, count: int = 1, timeout: float = 10) -> list:
+    deadline = time.monotonic() + timeout
+    while len(mailbox.messages) < count:
+        assert time.monotonic() < deadline, f'expected {count} mail(s), got {len(mailbox.messages)}'
+        time.sleep(0.02)
+    return mailbox.messages

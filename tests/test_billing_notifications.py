@@ -1,19 +1,9 @@
 """Billing tells people by mail: a failed payment, and agents stopped because the entitlement ended."""
-import time
-
 from services import billing, stripe_webhooks
 from tests.factories import make_agent, make_user
 from tests.provisioning_support import github  # noqa: F401
-from tests.smtp_server import Mailbox, smtp_server, trusted_ca  # noqa: F401
+from tests.smtp_server import Mailbox, smtp_server, trusted_ca, wait_for_mail  # noqa: F401
 from tests.stripe_double import stripe_double  # noqa: F401
-
-
-def wait_for_mail(mailbox: Mailbox, count: int = 1, timeout: float = 10) -> list:
-    deadline = time.monotonic() + timeout
-    while len(mailbox.messages) < count:
-        assert time.monotonic() < deadline, f'expected {count} mail(s), got {len(mailbox.messages)}'
-        time.sleep(0.02)
-    return mailbox.messages
 
 
 def subscribe(double, user, plan: str = 'starter') -> str:

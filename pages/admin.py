@@ -125,7 +125,8 @@ async def admin_page() -> None:
         await show_events()
 
     async def show_checklist() -> None:
-        checks = [*await run.io_bound(setup_checklist.stripe_checks), *setup_checklist.config_checks()]
+        checks = [*await run.io_bound(setup_checklist.stripe_checks), *await run.io_bound(setup_checklist.github_checks),
+                  *setup_checklist.config_checks()]
         checklist.clear()
         with checklist:
             for check in checks:

@@ -148,6 +148,42 @@ class GitHub:
             return False
         raise self._refusal(response, f'cancel run {run_id}')
 
+    def can_dispatch(self) -> tuple[bool, str]:
+        """Whether the token can reach the repository and push to it (what a dispatch needs), and why not."""
+        response = self._request('GET', f'/repos/{self.repo}', what=f'read {self.repo}')
+        if response.status_code != 200:
+            return False, self._refusal(response, f'read {self.repo}').message
+        scopes = response.headers.get('x-oauth-scopes')
+        if scopes is not None and not {'repo', 'workflow'} & {scope.strip() for scope in scopes.split(',')}:
+            return False, f'the classic token has the scopes "{scopes}"; dispatching needs the repo scope.'
+        if not (_json(response).get('permissions') or {}).get('push', True):
+            return False, f'the token can read {self.repo} but not write to it: it needs Actions: write.'
+        kind = 'classic token with repo scope' if scopes is not None else \
+            'token with write access (a fine-grained token also needs Actions: write, which the first deploy checks)'
+        return True, f'{self.repo} reachable, {kind}'
+
+    def workflow_exists(self) -> tuple[bool, str]:
+        response = self._request('GET', f'/repos/{self.repo}/actions/workflows/{self.workflow}',
+                                 what=f'read the workflow {self.workflow}')
+        if response.status_code == 200:
+            state = _json(response).get('state', 'active')
+            if state != 'active':
+                return False, f'{self.workflow} is {state} in {self.repo}: enable it under Actions.'
+            return True, f'{_json(response).get("path", self.workflow)} in {self.repo}'
+        if response.status_code == 404:
+            return False, (f'there is no workflow {self.workflow} in {self.repo}: copy deploy/github/'
+                           f'provision-agent.yml to .github/workflows/ on the default branch.')
+        return False, self._refusal(response, f'read the workflow {self.workflow}').message
+
+    def ref_exists(self) -> tuple[bool, str]:
+        ref = self.settings.github_ref
+        response = self._request('GET', f'/repos/{self.repo}/commits/{ref}', what=f'read the ref {ref}')
+        if response.status_code == 200:
+            return True, f'{ref} exists in {self.repo}'
+        if response.status_code in (404, 422):
+            return False, f'GITHUB_REF={ref} is no branch, tag or commit of {self.repo}: set an existing one.'
+        return False, self._refusal(response, f'read the ref {ref}').message
+
     def _request(self, method: str, path: str, *, what: str, **kwargs) -> httpx.Response:
         headers = {'Authorization': f'Bearer {self.settings.github_token}'}
         try:

@@ -3,6 +3,7 @@ from dataclasses import dataclass
 from urllib.parse import urlparse
 
 from . import stripe_api
+from .github import GitHub, GitHubError
 from .plans import PER_AGENT_PLAN, find_plan, plans
 from .settings import get_settings
 
@@ -29,6 +30,28 @@ def stripe_checks() -> list[Check]:
                         'set' if secret.startswith('whsec_') else
                         f'STRIPE_WEBHOOK_SECRET is {"not a whsec_… value" if secret else "unset"}: create the '
                         f'endpoint {settings.public_url}/api/webhooks/stripe in Stripe and copy its signing secret.'))
+    return checks
+
+
+def github_checks() -> list[Check]:
+    """The token, the workflow file and the ref, checked live against GitHub."""
+    settings = get_settings()
+    missing = [name for name, value in (('GITHUB_TOKEN', settings.github_token),
+                                        ('GITHUB_REPOSITORY', settings.github_repository)) if not value]
+    if missing:
+        return [Check('GitHub token', False, f'{" and ".join(missing)} unset: create a token with Actions: write on '
+                                             'the infra repository and set both.')]
+    github = GitHub(settings)
+    checks = []
+    for name, check in (('GitHub token can dispatch', github.can_dispatch), ('Workflow file', github.workflow_exists),
+                        ('Workflow ref', github.ref_exists)):
+        try:
+            ok, detail = check()
+        except GitHubError as error:
+            ok, detail = False, error.message
+        checks.append(Check(name, ok, detail))
+        if name == 'GitHub token can dispatch' and not ok:
+            break  # without access the other rows would only repeat the same refusal
     return checks
 
 

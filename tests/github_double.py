@@ -75,6 +75,11 @@ class GitHubDouble:
         self.release = threading.Event()
         self.lock = threading.Lock()
         self.next_run_id = 9000
+        self.refs = {'main'}
+        self.workflow_exists = True
+        self.token_scopes = 'repo, workflow'
+        """What a classic token's X-OAuth-Scopes header says; None for a fine-grained token (no such header)."""
+        self.can_push = True
         double = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -155,6 +160,8 @@ class GitHubDouble:
         prefix = f'/repos/{REPOSITORY}/actions'
         if handler.headers.get('authorization') != 'Bearer ghp_test_token':
             return self._send(handler, record, 401, {'message': 'Bad credentials'})
+        if method == 'GET' and (answer := self._setup_answer(path)) is not None:
+            return self._send(handler, record, *answer)
         if method == 'POST' and path == f'{prefix}/workflows/{WORKFLOW}/dispatches':
             return self._dispatch(handler, record, body or {})
         if method == 'GET' and path == f'{prefix}/workflows/{WORKFLOW}/runs':
@@ -174,6 +181,23 @@ class GitHubDouble:
                 run.update(status='completed', conclusion='cancelled')
                 return self._send(handler, record, 202, {})
         return self._send(handler, record, 404, {'message': 'Not Found'})
+
+    def _setup_answer(self, path: str) -> tuple[int, dict, dict] | None:
+        """The repository, the workflow file and a ref, as the admin setup checklist reads them."""
+        scopes = {} if self.token_scopes is None else {'X-OAuth-Scopes': self.token_scopes}
+        if path == f'/repos/{REPOSITORY}':
+            return 200, {'full_name': REPOSITORY, 'permissions': {'admin': False, 'push': self.can_push,
+                                                                  'pull': True}}, scopes
+        if path == f'/repos/{REPOSITORY}/actions/workflows/{WORKFLOW}':
+            if not self.workflow_exists:
+                return 404, {'message': 'Not Found'}, scopes
+            return 200, {'id': 161335, 'path': f'.github/workflows/{WORKFLOW}', 'state': 'active'}, scopes
+        if path.startswith(f'/repos/{REPOSITORY}/commits/'):
+            ref = path.removeprefix(f'/repos/{REPOSITORY}/commits/')
+            if ref not in self.refs:
+                return 422, {'message': f'No commit found for SHA: {ref}'}, scopes
+            return 200, {'sha': '6dcb09b5b57875f334f61aebed695e2e4193db5e'}, scopes
+        return None
 
     def _dispatch(self, handler: BaseHTTPRequestHandler, record: Recorded, body: dict) -> None:
         if self.rejects_run_details and 'return_run_details' in body:

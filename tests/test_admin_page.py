@@ -119,3 +119,56 @@ async def test_admin_disables_an_account_which_can_then_not_log_in(user: User):
     assert reload(customer).is_disabled
     with pytest.raises(accounts.AccountError):
         accounts.authenticate(email='customer@example.com', password=PASSWORD, address='1.2.3.4')
+
+
+async def test_checklist_confirms_a_good_github_configuration(github, user: User):
+    await log_in_as_admin(user)
+    await user.open('/admin')
+    await user.should_see('acme/infra reachable, classic token with repo scope', retries=50)
+    await user.should_see('.github/workflows/provision-agent.yml in acme/infra')
+    await user.should_see('main exists in acme/infra')
+
+
+async def test_checklist_says_when_the_workflow_file_is_missing(github, user: User):
+    github.workflow_exists = False
+    await log_in_as_admin(user)
+    await user.open('/admin')
+    await user.should_see('there is no workflow provision-agent.yml in acme/infra', retries=50)
+
+
+async def test_checklist_says_when_the_ref_does_not_exist(github, monkeypatch, user: User):
+    from services.settings import Settings, configure
+    monkeypatch.setenv('GITHUB_REF', 'release')
+    configure(Settings())
+    await log_in_as_admin(user)
+    await user.open('/admin')
+    await user.should_see('GITHUB_REF=release is no branch, tag or commit', retries=50)
+
+
+async def test_checklist_names_a_classic_token_without_the_repo_scope(github, user: User):
+    github.token_scopes = 'read:org'
+    await log_in_as_admin(user)
+    await user.open('/admin')
+    await user.should_see('dispatching needs the repo scope', retries=50)
+
+
+async def test_checklist_names_a_token_without_write_access(github, user: User):
+    github.token_scopes, github.can_push = None, False
+    await log_in_as_admin(user)
+    await user.open('/admin')
+    await user.should_see('it needs Actions: write', retries=50)
+
+
+async def test_checklist_says_what_to_do_when_github_is_not_configured(user: User):
+    await log_in_as_admin(user)
+    await user.open('/admin')
+    await user.should_see('GITHUB_TOKEN and GITHUB_REPOSITORY unset', retries=50)
+
+
+async def test_checklist_wants_https_for_a_public_address(monkeypatch, user: User):
+    from services.settings import Settings, configure
+    monkeypatch.setenv('PUBLIC_URL', 'http://agents.example.com')
+    configure(Settings())
+    await log_in_as_admin(user)
+    await user.open('/admin')
+    await user.should_see('is not https', retries=50)

@@ -12,6 +12,15 @@ def day(moment) -> str:
     return f'{moment:%Y-%m-%d}' if moment else '—'
 
 
+def standing(summary: dict) -> str:
+    """The plan's status and its next date, as a person says it."""
+    if summary['status'] == 'comp':
+        return f'complimentary until {day(summary["period_end"])}' if summary['period_end'] else \
+            'complimentary, no end date'
+    ending = 'ends' if summary['cancel_at_period_end'] else 'renews'
+    return f'{summary["status"]} · {ending} {day(summary["period_end"])}'
+
+
 async def go_to_stripe(action, error_label: ui.label, **kwargs) -> None:
     """Open a Stripe page (Checkout or the portal); Stripe's answer can take a moment, so say so."""
     error_label.text = 'Opening Stripe…'
@@ -32,9 +41,8 @@ def billing_section(user, summary: dict, has_customer: bool, grace_ends) -> None
             return
         stripe_message = ui.label().classes('text-negative').mark('billing-message')
         if summary['plan']:
-            ending = 'Ends' if summary['cancel_at_period_end'] else 'Renews'
-            ui.label(f'{summary["plan"].capitalize()} plan · {summary["status"]} · {ending} {day(summary["period_end"])}'
-                     f' · {summary["agents_used"]} of {summary["agents_allowed"]} agents in use').mark('plan-status')
+            ui.label(f'{summary["plan"].capitalize()} plan · {standing(summary)} · {summary["agents_used"]} of '
+                     f'{summary["agents_allowed"]} agents in use').mark('plan-status')
         else:
             ui.label('No active subscription. Choose a plan to deploy agents.').mark('plan-status')
         if summary['status'] == 'past_due':

@@ -119,3 +119,10 @@ async def test_per_agent_mode_wizard_ends_in_checkout_for_that_agent(stripe_doub
     assert navigations and navigations[0].startswith(stripe_double.base_url)
     assert params['line_items'][0]['price'] == 'price_agent'
     assert params['metadata']['agent_id'] == params['subscription_data']['metadata']['agent_id']
+
+
+async def test_settings_shows_a_complimentary_plan_without_an_end(stripe_double, user: User):
+    account = await log_in(user)
+    billing.grant_complimentary(user=account, plan='pro', granted_by='ops')
+    await user.open('/settings')
+    await user.should_see('Pro plan · complimentary, no end date · 0 of 3 agents in use')

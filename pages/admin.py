@@ -2,7 +2,7 @@
 from fastapi import HTTPException
 from nicegui import run, ui
 
-from services import admin, billing, plans, setup_checklist, stripe_webhooks
+from services import admin, billing, plans, setup_checklist
 from services.errors import DomainError
 
 from .frame import frame, signed_in_user
@@ -115,13 +115,16 @@ async def admin_page() -> None:
                     ui.badge(event.status, color={'processed': 'positive', 'failed': 'negative',
                                                   'ignored': 'grey'}.get(event.status, 'blue'))
                     ui.label(event.last_error).classes('text-negative text-sm flex-1')
-                    if event.source == stripe_webhooks.SOURCE:
-                        ui.button('Reprocess', on_click=lambda e=event.event_id: reprocess(e)) \
-                            .props('flat dense').mark(f'reprocess-{event.event_id}')
+                    ui.button('Reprocess', on_click=lambda e=event: reprocess(e.source, e.event_id)) \
+                        .props('flat dense').mark(f'reprocess-{event.event_id}')
 
-    async def reprocess(event_id: str) -> None:
-        status = await run.io_bound(stripe_webhooks.reprocess, event_id)
-        ui.notify(f'{event_id}: {status}')
+    async def reprocess(source: str, event_id: str) -> None:
+        try:
+            status = await run.io_bound(admin.reprocess_event, source, event_id)
+        except Exception as problem:  # noqa: BLE001 — the failure is stored with its traceback; say it here
+            ui.notify(f'{event_id} failed again: {getattr(problem, "message", problem)}', type='negative')
+        else:
+            ui.notify(f'{event_id}: {status}')
         await show_events()
 
     async def show_checklist() -> None:

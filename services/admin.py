@@ -3,7 +3,7 @@ from dataclasses import dataclass
 
 from models import COUNTED_STATUSES, Agent, JobEvent, ProvisioningJob, User, WebhookEvent
 
-from . import entitlements, provisioning
+from . import callbacks, entitlements, provisioning, stripe_webhooks
 from .errors import DomainError
 
 
@@ -67,3 +67,10 @@ def retry_agent(agent_id: int) -> ProvisioningJob:
 def cancel_agent_job(agent_id: int) -> ProvisioningJob:
     agent = Agent.get_by_id(agent_id)
     return provisioning.cancel(owner=agent.owner, agent_id=agent.id)
+
+
+def reprocess_event(source: str, event_id: str) -> str | None:
+    """Run a stored webhook event again, whichever sender it came from."""
+    if source == stripe_webhooks.SOURCE:
+        return stripe_webhooks.reprocess(event_id)
+    return callbacks.reprocess_github_event(event_id)

@@ -120,6 +120,19 @@ def receive_github_webhook(body: bytes, headers: dict[str, str]) -> dict:
                                result='received' if stored else ('retried' if retry else 'duplicate'))
     if not stored and not retry:
         return {'received': True, 'duplicate': True}
+    return {'received': True, 'result': _apply_github_event(event, kind, payload)}
+
+
+def reprocess_github_event(event_id: str) -> str:
+    """Apply a stored GitHub delivery again (the admin page's Reprocess); returns what it did."""
+    event = WebhookEvent.get_or_none((WebhookEvent.source == 'github') & (WebhookEvent.event_id == event_id))
+    if event is None:
+        raise DomainError('NOT_FOUND', f'No stored GitHub delivery {event_id}.')
+    return _apply_github_event(event, event.type, json.loads(event.payload))
+
+
+def _apply_github_event(event: WebhookEvent, kind: str, payload: object) -> str:
+    """Apply a `workflow_run` delivery to its job; a failure is kept with its traceback."""
     result = 'ignored'
     try:
         if kind == 'workflow_run' and isinstance(payload, dict):
@@ -131,4 +144,4 @@ def receive_github_webhook(body: bytes, headers: dict[str, str]) -> dict:
         raise
     WebhookEvent.update(status=result, attempts=WebhookEvent.attempts + 1, processed_at=utcnow(), last_error='',
                         traceback='').where(WebhookEvent.id == event.id).execute()
-    return {'received': True, 'result': result}
+    return result

@@ -172,3 +172,22 @@ async def test_checklist_wants_https_for_a_public_address(monkeypatch, user: Use
     await log_in_as_admin(user)
     await user.open('/admin')
     await user.should_see('is not https', retries=50)
+
+
+async def test_admin_reprocesses_a_stored_github_delivery(github, user: User):
+    from models import ProvisioningJob
+    await log_in_as_admin(user)
+    customer = make_entitled_user('customer@example.com')
+    agent = make_agent(customer)
+    provisioning.request_deploy(owner=customer, agent_id=agent.id)
+    await eventually(lambda: reload(job_of(agent)).run_id, 'the dispatch')
+    job = reload(job_of(agent))
+    run = github.set_run(int(job.run_id), status='completed', conclusion='failure')
+    body, headers = github.workflow_run_delivery(run, 'completed', delivery='delivery-1')
+    WebhookEvent.create(source='github', event_id='delivery-1', type='workflow_run', payload=body.decode(),
+                        status='failed', last_error='database was locked')
+    await user.open('/admin')
+    await user.should_see('database was locked')
+    user.find(marker='reprocess-delivery-1').click()
+    await eventually(lambda: ProvisioningJob.get_by_id(job.id).status == 'failed', 'the job to fail')
+    assert WebhookEvent.get(WebhookEvent.event_id == 'delivery-1').status == 'processed'

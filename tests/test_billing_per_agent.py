@@ -64,3 +64,18 @@ async def test_webhook_and_return_page_queue_the_agent_once(per_agent_mode, stri
     assert len(jobs) == 1 and jobs[0].idempotency_key.endswith(session_id)
     await eventually(lambda: github.dispatches, 'the dispatch')
     assert len(github.dispatches) == 1
+
+
+async def test_a_checkout_without_a_good_subscription_queues_nothing(per_agent_mode, stripe_double, github,
+                                                                    user: User):
+    account = make_user()
+    agent = make_agent(account)
+    billing.start_checkout(user=account, agent_id=agent.id)
+    session_id = list(stripe_double.sessions)[-1]
+    _, completed, _ = stripe_double.complete_checkout(session_id, status='incomplete')
+    await deliver(user.http_client, stripe_double, completed)
+    assert await wait_until_processed(completed['id']) == 'processed'
+    assert not ProvisioningJob.select().exists() and not github.dispatches
+    with pytest.raises(GateError) as refusal:
+        gate.check_can_deploy(user=account, agent=agent)
+    assert refusal.value.code == 'NO_ACTIVE_SUBSCRIPTION'

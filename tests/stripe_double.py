@@ -178,12 +178,7 @@ class StripeDouble:
         return JSONResponse(self._public_session(session))
 
     async def get_session(self, request: Request) -> JSONResponse:
-        _, refusal = await self._guard(request)
-        session = self.sessions.get(request.path_params['id'])
-        if refusal or session is None:
-            return refusal or stripe_error(404, f"No such checkout.session: '{request.path_params['id']}'",
-                                           code='resource_missing')
-        return JSONResponse(self._public_session(session))
+        return await self._retrieve(request, self.sessions, 'checkout.session', self._public_session)
 
     async def create_portal_session(self, request: Request) -> JSONResponse:
         params, refusal = await self._guard(request)
@@ -197,12 +192,7 @@ class StripeDouble:
                              'livemode': False, 'created': int(time.time())})
 
     async def get_subscription(self, request: Request) -> JSONResponse:
-        _, refusal = await self._guard(request)
-        subscription = self.subscriptions.get(request.path_params['id'])
-        if refusal or subscription is None:
-            return refusal or stripe_error(404, f"No such subscription: '{request.path_params['id']}'",
-                                           code='resource_missing')
-        return JSONResponse(subscription)
+        return await self._retrieve(request, self.subscriptions, 'subscription')
 
     async def list_subscriptions(self, request: Request) -> JSONResponse:
         params, refusal = await self._guard(request)
@@ -212,12 +202,16 @@ class StripeDouble:
         return JSONResponse({'object': 'list', 'data': data, 'has_more': False, 'url': '/v1/subscriptions'})
 
     async def get_price(self, request: Request) -> JSONResponse:
+        return await self._retrieve(request, self.prices, 'price')
+
+    async def _retrieve(self, request: Request, objects: dict, kind: str, shape=lambda obj: obj) -> JSONResponse:
+        """GET /v1/<kind>s/{id}: the object, or Stripe's resource_missing error."""
         _, refusal = await self._guard(request)
-        price = self.prices.get(request.path_params['id'])
-        if refusal or price is None:
-            return refusal or stripe_error(404, f"No such price: '{request.path_params['id']}'",
+        obj = objects.get(request.path_params['id'])
+        if refusal or obj is None:
+            return refusal or stripe_error(404, f"No such {kind}: '{request.path_params['id']}'",
                                            code='resource_missing')
-        return JSONResponse(price)
+        return JSONResponse(shape(obj))
 
     async def get_account(self, request: Request) -> JSONResponse:
         _, refusal = await self._guard(request)

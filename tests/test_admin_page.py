@@ -191,3 +191,21 @@ async def test_admin_reprocesses_a_stored_github_delivery(github, user: User):
     user.find(marker='reprocess-delivery-1').click()
     await eventually(lambda: ProvisioningJob.get_by_id(job.id).status == 'failed', 'the job to fail')
     assert WebhookEvent.get(WebhookEvent.event_id == 'delivery-1').status == 'processed'
+
+
+async def test_checklist_names_a_stripe_key_stripe_refuses(stripe_double, monkeypatch, user: User):
+    from services.settings import Settings, configure
+    monkeypatch.setenv('STRIPE_SECRET_KEY', 'sk_test_revoked')
+    configure(Settings())
+    await log_in_as_admin(user)
+    await user.open('/admin')
+    await user.should_see('check STRIPE_SECRET_KEY', retries=50)
+
+
+async def test_checklist_names_a_missing_webhook_secret(stripe_double, monkeypatch, user: User):
+    from services.settings import Settings, configure
+    monkeypatch.delenv('STRIPE_WEBHOOK_SECRET')
+    configure(Settings())
+    await log_in_as_admin(user)
+    await user.open('/admin')
+    await user.should_see('STRIPE_WEBHOOK_SECRET is unset', retries=50)

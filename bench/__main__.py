@@ -115,10 +115,10 @@ def print_table(rows: list[tuple[str, ...]]) -> None:
     header = ('row', 'measured', 'limit or baseline (same run)', 'ratio', 'runs')
     widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows)]
     line = '  '.join('{:<%d}' % width for width in widths)
-    print(line.format(*header))
+    print(line.format(*header).rstrip())
     print('  '.join('-' * width for width in widths))
     for row in rows:
-        print(line.format(*row))
+        print(line.format(*row).rstrip())
 
 
 def main() -> None:

@@ -1,14 +1,18 @@
 """JSON API for agents (spec §4): thin routes that call one service each and shape the answer."""
 from datetime import datetime
+from typing import Annotated
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Header, Path, Request
 from nicegui import run
 
-from models import Agent, JobEvent, ProvisioningJob
+from models import MAX_ID, Agent, JobEvent, ProvisioningJob
 from services import agents, provisioning
 
 from .auth import CurrentUser
 from .bodies import read_json
+
+AgentId = Annotated[int, Path(ge=1, le=MAX_ID)]
+"""Ids the database can hold; others answer 422 naming `agent_id` instead of overflowing the driver."""
 
 router = APIRouter(prefix='/api/agents', tags=['agents'])
 
@@ -44,7 +48,7 @@ def event_to_json(event: JobEvent) -> dict:
 @router.post('', status_code=201)
 async def create_agent(user: CurrentUser, request: Request) -> dict:
     body = await read_json(request)
-    return agent_to_json(await run.io_bound(agents.create_agent, owner=user, data=body))
+    return agent_to_json(await run.io_bound(agents.create_agent, owner=user, data=body), None)  # a draft: no job
 
 
 @router.get('')
@@ -54,26 +58,26 @@ async def list_agents(user: CurrentUser) -> dict:
 
 
 @router.get('/{agent_id}')
-async def get_agent(user: CurrentUser, agent_id: int) -> dict:
+async def get_agent(user: CurrentUser, agent_id: AgentId) -> dict:
     agent = await run.io_bound(agents.get_agent, owner=user, agent_id=agent_id)
     return await run.io_bound(agent_to_json, agent)
 
 
 @router.patch('/{agent_id}')
-async def update_agent(user: CurrentUser, agent_id: int, request: Request) -> dict:
+async def update_agent(user: CurrentUser, agent_id: AgentId, request: Request) -> dict:
     body = await read_json(request)
     agent = await run.io_bound(agents.update_agent, owner=user, agent_id=agent_id, data=body)
     return await run.io_bound(agent_to_json, agent)
 
 
 @router.delete('/{agent_id}', status_code=202)
-async def delete_agent(user: CurrentUser, agent_id: int) -> dict:
+async def delete_agent(user: CurrentUser, agent_id: AgentId) -> dict:
     agent = await run.io_bound(agents.delete_agent, owner=user, agent_id=agent_id)
     return await run.io_bound(agent_to_json, agent)
 
 
 @router.post('/{agent_id}/deploy', status_code=202)
-async def deploy_agent(user: CurrentUser, agent_id: int,
+async def deploy_agent(user: CurrentUser, agent_id: AgentId,
                        idempotency_key: str | None = Header(None, max_length=200)) -> dict:
     job = await run.io_bound(provisioning.request_deploy, owner=user, agent_id=agent_id,
                              idempotency_key=idempotency_key)
@@ -81,21 +85,21 @@ async def deploy_agent(user: CurrentUser, agent_id: int,
 
 
 @router.post('/{agent_id}/stop', status_code=202)
-async def stop_agent(user: CurrentUser, agent_id: int) -> dict:
+async def stop_agent(user: CurrentUser, agent_id: AgentId) -> dict:
     return {'job': job_to_json(await run.io_bound(provisioning.stop_agent, owner=user, agent_id=agent_id))}
 
 
 @router.post('/{agent_id}/retry', status_code=202)
-async def retry_agent(user: CurrentUser, agent_id: int) -> dict:
+async def retry_agent(user: CurrentUser, agent_id: AgentId) -> dict:
     return {'job': job_to_json(await run.io_bound(provisioning.retry, owner=user, agent_id=agent_id))}
 
 
 @router.post('/{agent_id}/cancel', status_code=202)
-async def cancel_job(user: CurrentUser, agent_id: int) -> dict:
+async def cancel_job(user: CurrentUser, agent_id: AgentId) -> dict:
     return {'job': job_to_json(await run.io_bound(provisioning.cancel, owner=user, agent_id=agent_id))}
 
 
 @router.get('/{agent_id}/events')
-async def agent_events(user: CurrentUser, agent_id: int) -> dict:
+async def agent_events(user: CurrentUser, agent_id: AgentId) -> dict:
     timeline = await run.io_bound(provisioning.timeline, owner=user, agent_id=agent_id)
     return {'events': [event_to_json(event) for event in timeline]}

@@ -8,6 +8,8 @@ from playhouse.migrations import Runner
 
 db = peewee.DatabaseProxy()
 MIGRATIONS_DIR = Path(__file__).parent / 'migrations'
+MAX_ID = 2**63 - 1
+"""The largest id both backends store; a larger number in a URL is simply not found."""
 
 # WAL lets page reads run while a webhook writes; the busy timeout makes concurrent writers wait instead of failing.
 SQLITE_PRAGMAS = {'journal_mode': 'wal', 'synchronous': 'normal', 'foreign_keys': 1, 'busy_timeout': 5000}

@@ -5,8 +5,11 @@ dispatcher, another browser), and on every load, so a browser that reconnects la
 """
 from nicegui import run, ui
 
-from services import agents, events, provisioning
+from models import MAX_ID
+
+from services import agents, billing, events, provisioning
 from services.errors import DomainError
+from services.settings import get_settings
 from services.provisioning import STEP_LABELS, AgentState, steps_of
 
 from .frame import frame, signed_in_user, status_badge
@@ -24,6 +27,8 @@ async def agent_detail_page(agent_id: int) -> None:
     if user is None:
         return
     try:
+        if not 0 < agent_id <= MAX_ID:
+            raise DomainError('NOT_FOUND', f'There is no agent {agent_id}.')
         state: AgentState = await run.io_bound(provisioning.agent_state, owner=user, agent_id=agent_id)
     except DomainError as problem:
         with frame('Agent not found', user):
@@ -68,11 +73,22 @@ async def agent_detail_page(agent_id: int) -> None:
             with refusal:
                 ui.icon('block', color='negative')
                 ui.label(problem.message).classes('text-negative').mark('deploy-refusal')
-                if problem.code in SETTINGS_FIXES:
+                if problem.code in SETTINGS_FIXES and get_settings().billing_mode == 'per_agent':
+                    ui.button('Pay for this agent', on_click=pay_for_agent).mark('pay-for-agent')
+                elif problem.code in SETTINGS_FIXES:
                     ui.button('Go to Settings', on_click=lambda: ui.navigate.to('/settings')) \
                         .props('outline').mark('go-to-settings')
             return
         await reloader()
+
+    async def pay_for_agent() -> None:
+        """Per-agent billing: this agent's own Stripe Checkout; paying deploys it."""
+        try:
+            url = await run.io_bound(billing.start_checkout, user=user, agent_id=agent_id)
+        except DomainError as problem:
+            ui.notify(problem.message, type='negative')
+            return
+        ui.navigate.to(url)
 
     async def delete() -> None:
         dialog.close()

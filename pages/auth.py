@@ -1,4 +1,6 @@
 """Sign-up, login and logout pages; the session lives in NiceGUI's per-browser user storage."""
+from urllib.parse import urlsplit
+
 from fastapi import Request
 from fastapi.responses import RedirectResponse
 from nicegui import app, run, ui
@@ -7,9 +9,15 @@ from services import accounts
 from services.accounts import AccountError
 
 
+def is_local_path(target: str) -> bool:
+    """Only paths of this site: browsers read `/\\host` and `//host` as another site."""
+    return target.startswith('/') and not target.startswith('//') and '\\' not in target \
+        and not urlsplit(target).netloc
+
+
 def start_session(user_id: int, redirect_to: str) -> None:
     app.storage.user.update(user_id=user_id)
-    ui.navigate.to(redirect_to if redirect_to.startswith('/') and not redirect_to.startswith('//') else '/')
+    ui.navigate.to(redirect_to if is_local_path(redirect_to) else '/')
 
 
 @ui.page('/login')

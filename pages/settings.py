@@ -32,7 +32,7 @@ async def go_to_stripe(action, error_label: ui.label, **kwargs) -> None:
     ui.navigate.to(url)
 
 
-def billing_section(user, summary: dict, has_customer: bool, grace_ends) -> None:
+def billing_section(user, summary: dict, has_customer: bool, live_plan: bool, grace_ends) -> None:
     with ui.card().classes('w-full'):
         ui.label('Plan').classes('text-lg font-medium')
         if not plans.billing_is_configured() and summary['status'] != 'comp':
@@ -60,9 +60,14 @@ def billing_section(user, summary: dict, has_customer: bool, grace_ends) -> None
                         ui.label(f'{plan.agents} agent{"s" if plan.agents > 1 else ""}')
                         if current:
                             ui.badge('Current plan', color='positive')
+                        elif live_plan:  # a second Checkout would bill twice: plan changes go through the portal
+                            ui.button('Change plan', on_click=lambda: go_to_stripe(
+                                billing.open_portal, stripe_message, user=user)).props('outline') \
+                                .mark(f'change-to-{plan.name}')
                         else:
                             ui.button('Subscribe', on_click=lambda p=plan.name: go_to_stripe(
-                                billing.start_checkout, stripe_message, user=user, plan=p)).mark(f'subscribe-{plan.name}')
+                                billing.start_checkout, stripe_message, user=user, plan=p)) \
+                                .mark(f'subscribe-{plan.name}')
         if has_customer:
             ui.button('Manage billing', icon='open_in_new', on_click=lambda: go_to_stripe(
                 billing.open_portal, stripe_message, user=user)).props('outline').mark('manage-billing')
@@ -76,6 +81,7 @@ async def settings_page() -> None:
     summary = await run.io_bound(billing.summary, user)
     has_customer = await run.io_bound(billing.has_customer, user)
     grace_ends = await run.io_bound(billing.grace_ends, user)
+    live_plan = await run.io_bound(billing.has_live_plan, user)
 
     async def show_tokens() -> None:
         tokens = await run.io_bound(accounts.list_tokens, user=user)
@@ -109,7 +115,7 @@ async def settings_page() -> None:
         await show_tokens()
 
     with frame('Settings', user):
-        billing_section(user, summary, has_customer, grace_ends)
+        billing_section(user, summary, has_customer, live_plan, grace_ends)
         with ui.card().classes('w-full'):
             ui.label('API tokens').classes('text-lg font-medium')
             ui.label('Use a token as "Authorization: Bearer <token>" with the JSON API.').classes('text-grey-7')

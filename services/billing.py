@@ -9,7 +9,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from models import COUNTED_STATUSES, Agent, CompGrant, EntitlementLoss, StripeCustomer, Subscription, User, db, utcnow
+from models import (COUNTED_STATUSES, MAX_ID, Agent, CompGrant, EntitlementLoss, StripeCustomer, Subscription, User, db,
+                    utcnow)
 
 from . import entitlements, notifications, provisioning, stripe_api
 from .errors import DomainError
@@ -60,6 +61,9 @@ def start_checkout(*, user: User, plan: str | None = None, agent_id: object = No
     metadata = {'user_id': str(user.id)}
     if settings.billing_mode == 'per_agent':
         agent = _owned_agent(user, agent_id)
+        if _live_subscriptions(user).where(Subscription.agent == agent).exists():
+            raise BillingError('ALREADY_SUBSCRIBED', 'This agent is already paid for; manage its subscription '
+                                                     'with "Manage billing".')
         price, metadata['agent_id'], metadata['plan'] = settings.stripe_price_agent, str(agent.id), PER_AGENT_PLAN
         cancel_url = f'{settings.public_url}/agents/{agent.id}'
     else:
@@ -67,6 +71,10 @@ def start_checkout(*, user: User, plan: str | None = None, agent_id: object = No
         if chosen is None or chosen.name == PER_AGENT_PLAN:
             raise BillingError('INVALID_INPUT', f'Choose a plan: {", ".join(p.name for p in plans())}.',
                                field='plan')
+        current = _live_subscriptions(user).where(Subscription.plan != PER_AGENT_PLAN).first()
+        if current is not None:
+            raise BillingError('ALREADY_SUBSCRIBED', f'You already have the {current.plan} plan; change it with '
+                                                     '"Manage billing" so you are not charged twice.')
         price, metadata['plan'] = chosen.price_id, chosen.name
         cancel_url = f'{settings.public_url}/settings'
     params = {'mode': 'subscription', 'client_reference_id': str(user.id),
@@ -106,11 +114,11 @@ def fulfil_checkout(session_id: str, *, expected_user: User | None = None) -> Fu
         _link_customer(user, session['customer'])
     subscription = sync_subscription(session['subscription']) if session.get('subscription') else None
     result = Fulfilment(user_id=user.id, complete=True, plan=subscription.plan if subscription else None)
-    agent_id = (session.get('metadata') or {}).get('agent_id')
+    agent_id = _as_id((session.get('metadata') or {}).get('agent_id'))
     if agent_id and subscription and entitlements.subscription_is_entitled(subscription):
-        result.agent_id = int(agent_id)
+        result.agent_id = agent_id
         try:
-            provisioning.request_deploy(owner=user, agent_id=int(agent_id), idempotency_key=session_id)
+            provisioning.request_deploy(owner=user, agent_id=agent_id, idempotency_key=session_id)
         except DomainError as error:
             result.deploy_error = error
     return result
@@ -215,7 +223,14 @@ def _customer_id(user: User) -> str | None:
 
 
 def _user_for_reference(reference: str | None) -> User | None:
-    return User.get_or_none(User.id == int(reference)) if reference and str(reference).isdigit() else None
+    user_id = _as_id(reference)
+    return User.get_or_none(User.id == user_id) if user_id else None
+
+
+def _as_id(value: object) -> int | None:
+    """A database id from untrusted input (metadata, JSON), or None for anything else."""
+    text = str(value) if value is not None else ''
+    return int(text) if text.isascii() and text.isdigit() and 0 < int(text) <= MAX_ID else None
 
 
 def _owned_agent(user: User, agent_id: object) -> Agent:
@@ -226,13 +241,24 @@ def _owned_agent(user: User, agent_id: object) -> Agent:
 
 
 def _owned_agent_or_none(user: User, agent_id: object) -> Agent | None:
-    if agent_id is None or not str(agent_id).isdigit():
+    agent_id = _as_id(agent_id)
+    if agent_id is None:
         return None
-    return Agent.get_or_none((Agent.id == int(agent_id)) & (Agent.owner == user) & (Agent.status != 'deleted'))
+    return Agent.get_or_none((Agent.id == agent_id) & (Agent.owner == user) & (Agent.status != 'deleted'))
 
 
 def _from_unix(seconds: int | None) -> datetime | None:
     return None if seconds is None else datetime.fromtimestamp(seconds, timezone.utc).replace(tzinfo=None)
+
+
+def _live_subscriptions(user: User):
+    """Subscriptions Stripe still charges for: a new Checkout next to one of these would bill twice."""
+    return Subscription.select().where((Subscription.user == user)
+                                       & Subscription.status.in_(('active', 'trialing', 'past_due')))
+
+
+def has_live_plan(user: User) -> bool:
+    return _live_subscriptions(user).where(Subscription.plan != PER_AGENT_PLAN).exists()
 
 
 def has_customer(user: User) -> bool:

@@ -9,6 +9,7 @@ from models import Agent, User
 from . import entitlements
 from .errors import DomainError
 from .plans import billing_is_configured
+from .settings import get_settings
 
 
 class GateError(DomainError):
@@ -25,6 +26,10 @@ def check_can_deploy(*, user: User, agent: Agent) -> None:
             raise GateError('BILLING_NOT_CONFIGURED', 'Billing is not set up yet, so agents cannot be deployed. '
                                                       'The operator must set STRIPE_SECRET_KEY and the '
                                                       'STRIPE_PRICE_* settings.')
+        if get_settings().billing_mode == 'per_agent':
+            raise GateError('NO_ACTIVE_SUBSCRIPTION', 'This agent is not paid for yet: pay for it (its own '
+                                                      'subscription) first; Settings (/settings) lists your '
+                                                      'billing.')
         raise GateError('NO_ACTIVE_SUBSCRIPTION', 'Deploying needs an active subscription. Choose a plan in '
                                                   'Settings (/settings).')
     used = entitlements.agents_used(user, excluding=agent.id)

@@ -167,3 +167,8 @@ def start() -> None:
 
 def shutdown() -> None:
     dispatcher.shutdown()
+
+
+def is_running() -> bool:
+    """For /healthz: whether the dispatcher (and with it the retries and the reaper) is ticking."""
+    return dispatcher.running

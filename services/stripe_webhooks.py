@@ -11,6 +11,7 @@ import traceback
 from dataclasses import dataclass
 from datetime import timedelta
 
+import peewee
 import stripe
 
 from models import WebhookDelivery, WebhookEvent, db, utcnow
@@ -83,6 +84,8 @@ def process(event_id: str) -> str | None:
         status = _handle(json.loads(event.payload))
     except StripeCallError as error:
         return _record_failure(event, error.message, retry=error.transient)
+    except (peewee.OperationalError, peewee.InterfaceError) as error:  # a locked or restarting database passes
+        return _record_failure(event, f'{type(error).__name__}: {error}', retry=True)
     except Exception as error:  # noqa: BLE001 — any handler bug is kept with its traceback for reprocessing
         message = error.message if isinstance(error, DomainError) else f'{type(error).__name__}: {error}'
         return _record_failure(event, message, retry=False)

@@ -178,3 +178,9 @@ async def test_healthz_answers_ok_without_login(user: User):
     response = await user.http_client.get('/healthz')
     assert response.status_code == 200
     assert response.json() == {'status': 'ok'}
+
+
+async def test_an_id_too_large_for_the_database_answers_422_naming_it(user: User, headers):
+    response = await user.http_client.get('/api/agents/99999999999999999999999', headers=headers)
+    assert response.status_code == 422
+    assert response.json()['error']['field'] == 'agent_id'

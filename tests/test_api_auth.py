@@ -93,3 +93,19 @@ async def test_token_calls_and_webhooks_create_no_browser_session(user: User):
         assert (await user.http_client.get('/healthz')).status_code == 200
         await user.http_client.post('/api/webhooks/stripe', content=b'{}')
     assert len(app.storage._users) == sessions_before
+
+
+async def test_an_empty_authorization_header_answers_401(user: User):
+    response = await user.http_client.get('/api/agents', headers={'Authorization': ''})
+    assert response.status_code == 401
+    assert response.json()['error']['code'] == 'UNAUTHENTICATED'
+
+
+async def test_login_never_redirects_to_another_site(user: User):
+    from nicegui import ui
+    make_user('me@example.com')
+    await user.open('/login?redirect_to=/%5Cevil.example/login')
+    user.find(marker='email').type('me@example.com')
+    user.find(marker='password').type(PASSWORD)
+    user.find(kind=ui.button, content='Log in').click()
+    await user.should_see('No agents yet', retries=50)

@@ -39,6 +39,9 @@ def test_checkout_reuses_the_existing_stripe_customer(stripe_double):
     user = make_user()
     subscribe(stripe_double, user, 'starter')
     customer_id = StripeCustomer.get(StripeCustomer.user == user).customer_id
+    subscription_id = Subscription.get().subscription_id
+    stripe_double.set_subscription_status(subscription_id, 'canceled')
+    billing.sync_subscription(subscription_id)
     billing.start_checkout(user=user, plan='business')
     params = checkout_session(stripe_double)
     assert params['customer'] == customer_id
@@ -139,3 +142,23 @@ async def test_api_portal_returns_the_portal_url(stripe_double, user: User):
     subscribe(stripe_double, account)
     response = await user.http_client.post('/api/billing/portal', headers=make_token(account))
     assert response.json()['url'].startswith(stripe_double.base_url)
+
+
+def test_a_second_plan_is_refused_so_nobody_pays_twice(stripe_double):
+    user = make_user()
+    subscribe(stripe_double, user, 'starter')
+    with pytest.raises(DomainError) as refusal:
+        billing.start_checkout(user=user, plan='pro')
+    assert refusal.value.code == 'ALREADY_SUBSCRIBED' and 'Manage billing' in refusal.value.message
+    assert len(stripe_double.calls('POST', '/v1/checkout/sessions')) == 1
+
+
+def test_a_new_plan_is_offered_again_after_the_old_one_ended(stripe_double):
+    user = make_user()
+    billing.start_checkout(user=user, plan='starter')
+    session_id = list(stripe_double.sessions)[-1]
+    created, _, _ = stripe_double.complete_checkout(session_id)
+    billing.fulfil_checkout(session_id)
+    stripe_double.set_subscription_status(created['data']['object']['id'], 'canceled')
+    billing.sync_subscription(created['data']['object']['id'])
+    assert billing.start_checkout(user=user, plan='pro').startswith(stripe_double.base_url)

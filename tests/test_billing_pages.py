@@ -126,3 +126,28 @@ async def test_settings_shows_a_complimentary_plan_without_an_end(stripe_double,
     billing.grant_complimentary(user=account, plan='pro', granted_by='ops')
     await user.open('/settings')
     await user.should_see('Pro plan · complimentary, no end date · 0 of 3 agents in use')
+
+
+async def test_a_subscriber_changes_plan_through_the_portal_not_a_second_checkout(stripe_double, user: User):
+    account = await log_in(user)
+    billing.start_checkout(user=account, plan='starter')
+    session_id = list(stripe_double.sessions)[-1]
+    stripe_double.complete_checkout(session_id)
+    billing.fulfil_checkout(session_id)
+    await user.open('/settings')
+    await user.should_see(marker='change-to-pro')
+    await user.should_not_see(marker='subscribe-pro')
+
+
+async def test_per_agent_deploy_refusal_offers_to_pay_for_the_agent(stripe_double, monkeypatch, user: User,
+                                                                    navigations):
+    from tests.factories import make_agent
+    monkeypatch.setenv('BILLING_MODE', 'per_agent')
+    configure(Settings())
+    agent = make_agent(await log_in(user))
+    await user.open(f'/agents/{agent.id}')
+    user.find(marker='deploy').click()
+    await user.should_see('This agent is not paid for yet', retries=50)
+    user.find(marker='pay-for-agent').click()
+    assert (await navigated(navigations)).startswith(stripe_double.base_url)
+    assert stripe_double.calls('POST', '/v1/checkout/sessions')[-1]['metadata']['agent_id'] == str(agent.id)

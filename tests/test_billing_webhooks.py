@@ -256,3 +256,16 @@ def test_an_event_arriving_during_the_reread_is_processed_on_its_own(stripe_doub
         .execute()
     stripe_webhooks.process(first['id'])
     assert WebhookEvent.get(WebhookEvent.event_id == later['id']).status == 'pending'
+
+
+def test_a_database_hiccup_while_processing_is_retried_not_failed(stripe_double, monkeypatch):
+    import peewee
+    _, completed, _ = paid_checkout(stripe_double, make_user())
+    stripe_webhooks.receive(**signed(stripe_double, completed))
+
+    def locked(_session_id, **_):
+        raise peewee.OperationalError('database is locked')
+
+    monkeypatch.setattr(billing, 'fulfil_checkout', locked)
+    assert stripe_webhooks.process(completed['id']) == 'pending'
+    assert WebhookEvent.get().next_attempt_at is not None

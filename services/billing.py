@@ -158,6 +158,17 @@ def enforce_entitlement(user: User) -> list[Agent]:
     return [agent for agent in extras if _queue_stop_for_billing(agent, reason)]
 
 
+def cancel_subscriptions_of_deleted_agents() -> int:
+    """A deleted agent must not be billed again: cancel its per-agent subscription at Stripe (the worker's tick)."""
+    orphans = list(Subscription.select().join(Agent, on=(Subscription.agent == Agent.id))
+                   .where((Agent.status == 'deleted') & (Subscription.plan == PER_AGENT_PLAN)
+                          & Subscription.status.in_(('active', 'trialing', 'past_due'))))
+    for subscription in orphans:
+        stripe_api.call(lambda stripe, s=subscription.subscription_id: stripe.v1.subscriptions.cancel(s))
+        sync_subscription(subscription.subscription_id)
+    return len(orphans)
+
+
 def enforce_all_entitlements() -> int:
     """Run enforcement for every user with counted agents; past_due grace ends without any event, so tick."""
     owners = (User.select().join(Agent, on=(Agent.owner == User.id))
@@ -194,7 +205,7 @@ def _store_subscription(user: User, remote: dict) -> Subscription:
               'plan': plan.name if plan else metadata.get('plan', 'unknown'),
               'current_period_end': _from_unix(item.get('current_period_end')),
               'cancel_at_period_end': bool(remote.get('cancel_at_period_end')), 'past_due_since': past_due_since,
-              'agent': _owned_agent_or_none(user, metadata.get('agent_id')), 'updated_at': utcnow()}
+              'agent': _paid_agent(user, metadata.get('agent_id')), 'updated_at': utcnow()}
     (Subscription.insert(subscription_id=remote['id'], **fields)
      .on_conflict(conflict_target=[Subscription.subscription_id],
                   update={getattr(Subscription, name): value for name, value in fields.items()}).execute())
@@ -238,6 +249,12 @@ def _owned_agent(user: User, agent_id: object) -> Agent:
     if agent is None:
         raise BillingError('INVALID_INPUT', 'Choose one of your agents to pay for.', field='agent_id')
     return agent
+
+
+def _paid_agent(user: User, agent_id: object) -> Agent | None:
+    """The agent a per-agent subscription pays for, deleted ones included: their subscription must still be found."""
+    agent_id = _as_id(agent_id)
+    return Agent.get_or_none((Agent.id == agent_id) & (Agent.owner == user)) if agent_id else None
 
 
 def _owned_agent_or_none(user: User, agent_id: object) -> Agent | None:

@@ -3,8 +3,8 @@
 One event at a time on purpose: receiving must never wait for processing (spec §5), and a burst of deliveries
 processed in parallel would take the CPU from the requests receiving them. A new event wakes the worker after a
 short gathering pause, so one re-read from Stripe settles a burst about the same object; the clock picks up
-retries whose back-off has passed and events left over by a restart, and re-checks entitlements, because a
-past_due grace period ends without any event.
+retries whose back-off has passed and events left over by a restart, re-checks entitlements (a past_due grace
+period ends without any event) and cancels the subscriptions of deleted per-agent agents.
 """
 import asyncio
 from collections.abc import Awaitable, Callable
@@ -60,6 +60,7 @@ class StripeEventWorker(BackgroundWorker):
 
     async def enforce(self) -> None:
         await self.call(billing.enforce_all_entitlements)
+        await self.call(billing.cancel_subscriptions_of_deleted_agents)
 
 
 worker = StripeEventWorker()

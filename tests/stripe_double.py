@@ -77,6 +77,7 @@ class StripeDouble:
             Route('/v1/billing_portal/sessions', self.create_portal_session, methods=['POST']),
             Route('/v1/subscriptions', self.list_subscriptions, methods=['GET']),
             Route('/v1/subscriptions/{id}', self.get_subscription, methods=['GET']),
+            Route('/v1/subscriptions/{id}', self.cancel_subscription, methods=['DELETE']),
             Route('/v1/prices/{id}', self.get_price, methods=['GET']),
             Route('/v1/account', self.get_account, methods=['GET']),
         ])
@@ -193,6 +194,15 @@ class StripeDouble:
 
     async def get_subscription(self, request: Request) -> JSONResponse:
         return await self._retrieve(request, self.subscriptions, 'subscription')
+
+    async def cancel_subscription(self, request: Request) -> JSONResponse:
+        _, refusal = await self._guard(request)
+        subscription = self.subscriptions.get(request.path_params['id'])
+        if refusal or subscription is None:
+            return refusal or stripe_error(404, f"No such subscription: '{request.path_params['id']}'",
+                                           code='resource_missing')
+        self.set_subscription_status(subscription['id'], 'canceled')
+        return JSONResponse(subscription)
 
     async def list_subscriptions(self, request: Request) -> JSONResponse:
         params, refusal = await self._guard(request)

@@ -79,3 +79,16 @@ async def test_a_checkout_without_a_good_subscription_queues_nothing(per_agent_m
     with pytest.raises(GateError) as refusal:
         gate.check_can_deploy(user=account, agent=agent)
     assert refusal.value.code == 'NO_ACTIVE_SUBSCRIPTION'
+
+
+def test_deleting_a_paid_agent_cancels_its_subscription(per_agent_mode, stripe_double):
+    from models import Agent, Subscription
+    user = make_user()
+    agent = make_agent(user)
+    session_id, _ = pay_for(stripe_double, user, agent)
+    billing.fulfil_checkout(session_id)
+    Agent.update(status='deleted').where(Agent.id == agent.id).execute()
+    assert billing.cancel_subscriptions_of_deleted_agents() == 1
+    subscription = Subscription.get()
+    assert subscription.status == 'canceled' == stripe_double.subscriptions[subscription.subscription_id]['status']
+    assert billing.cancel_subscriptions_of_deleted_agents() == 0

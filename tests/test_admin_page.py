@@ -9,6 +9,24 @@ from tests.provisioning_support import eventually, github, job_of, reload, signe
 from tests.stripe_double import StripeDouble, stripe_double  # noqa: F401
 
 
+
+async def admin_page_shows(user: User, text: str) -> None:
+    """Sign in as an admin, open /admin, and wait for `text` (the checklist calls Stripe and GitHub first)."""
+    await log_in_as_admin(user)
+    await user.open('/admin')
+    await user.should_see(text, retries=50)
+
+
+def reconfigure(monkeypatch, **variables: str | None) -> None:
+    """Change settings after main.py read them (None removes a variable)."""
+    from services.settings import Settings, configure
+    for name, value in variables.items():
+        if value is None:
+            monkeypatch.delenv(name)
+        else:
+            monkeypatch.setenv(name, value)
+    configure(Settings())
+
 async def test_admin_page_answers_404_to_non_admins(user: User):
     make_user('first@example.com')
     await log_in(user, 'plain@example.com')
@@ -17,33 +35,23 @@ async def test_admin_page_answers_404_to_non_admins(user: User):
 
 
 async def test_checklist_says_what_to_do_when_stripe_is_not_configured(user: User):
-    await log_in_as_admin(user)
-    await user.open('/admin')
-    await user.should_see('STRIPE_SECRET_KEY is unset', retries=50)
+    await admin_page_shows(user, 'STRIPE_SECRET_KEY is unset')
     await user.should_see('CALLBACK_SECRET is unset')
 
 
 async def test_checklist_confirms_a_good_stripe_configuration(stripe_double, user: User):
-    await log_in_as_admin(user)
-    await user.open('/admin')
-    await user.should_see('valid (test mode)', retries=50)
+    await admin_page_shows(user, 'valid (test mode)')
     await user.should_see('price_pro, recurring every month')
 
 
 async def test_checklist_names_a_missing_price(stripe_double, monkeypatch, user: User):
-    from services.settings import Settings, configure
-    monkeypatch.setenv('STRIPE_PRICE_PRO', 'price_typo')
-    configure(Settings())
-    await log_in_as_admin(user)
-    await user.open('/admin')
-    await user.should_see('STRIPE_PRICE_PRO=price_typo', retries=50)
+    reconfigure(monkeypatch, STRIPE_PRICE_PRO='price_typo')
+    await admin_page_shows(user, 'STRIPE_PRICE_PRO=price_typo')
 
 
 async def test_checklist_names_a_one_time_price(stripe_double, user: User):
     stripe_double.prices['price_business'] = StripeDouble._price('price_business', recurring=False)
-    await log_in_as_admin(user)
-    await user.open('/admin')
-    await user.should_see('is a one-time price', retries=50)
+    await admin_page_shows(user, 'is a one-time price')
 
 
 async def test_admin_grants_a_complimentary_plan_recorded_with_who(user: User):
@@ -122,56 +130,38 @@ async def test_admin_disables_an_account_which_can_then_not_log_in(user: User):
 
 
 async def test_checklist_confirms_a_good_github_configuration(github, user: User):
-    await log_in_as_admin(user)
-    await user.open('/admin')
-    await user.should_see('acme/infra reachable, classic token with repo scope', retries=50)
+    await admin_page_shows(user, 'acme/infra reachable, classic token with repo scope')
     await user.should_see('.github/workflows/provision-agent.yml in acme/infra')
     await user.should_see('main exists in acme/infra')
 
 
 async def test_checklist_says_when_the_workflow_file_is_missing(github, user: User):
     github.workflow_exists = False
-    await log_in_as_admin(user)
-    await user.open('/admin')
-    await user.should_see('there is no workflow provision-agent.yml in acme/infra', retries=50)
+    await admin_page_shows(user, 'there is no workflow provision-agent.yml in acme/infra')
 
 
 async def test_checklist_says_when_the_ref_does_not_exist(github, monkeypatch, user: User):
-    from services.settings import Settings, configure
-    monkeypatch.setenv('GITHUB_REF', 'release')
-    configure(Settings())
-    await log_in_as_admin(user)
-    await user.open('/admin')
-    await user.should_see('GITHUB_REF=release is no branch, tag or commit', retries=50)
+    reconfigure(monkeypatch, GITHUB_REF='release')
+    await admin_page_shows(user, 'GITHUB_REF=release is no branch, tag or commit')
 
 
 async def test_checklist_names_a_classic_token_without_the_repo_scope(github, user: User):
     github.token_scopes = 'read:org'
-    await log_in_as_admin(user)
-    await user.open('/admin')
-    await user.should_see('dispatching needs the repo scope', retries=50)
+    await admin_page_shows(user, 'dispatching needs the repo scope')
 
 
 async def test_checklist_names_a_token_without_write_access(github, user: User):
     github.token_scopes, github.can_push = None, False
-    await log_in_as_admin(user)
-    await user.open('/admin')
-    await user.should_see('it needs Actions: write', retries=50)
+    await admin_page_shows(user, 'it needs Actions: write')
 
 
 async def test_checklist_says_what_to_do_when_github_is_not_configured(user: User):
-    await log_in_as_admin(user)
-    await user.open('/admin')
-    await user.should_see('GITHUB_TOKEN and GITHUB_REPOSITORY unset', retries=50)
+    await admin_page_shows(user, 'GITHUB_TOKEN and GITHUB_REPOSITORY unset')
 
 
 async def test_checklist_wants_https_for_a_public_address(monkeypatch, user: User):
-    from services.settings import Settings, configure
-    monkeypatch.setenv('PUBLIC_URL', 'http://agents.example.com')
-    configure(Settings())
-    await log_in_as_admin(user)
-    await user.open('/admin')
-    await user.should_see('is not https', retries=50)
+    reconfigure(monkeypatch, PUBLIC_URL='http://agents.example.com')
+    await admin_page_shows(user, 'is not https')
 
 
 async def test_admin_reprocesses_a_stored_github_delivery(github, user: User):
@@ -194,18 +184,10 @@ async def test_admin_reprocesses_a_stored_github_delivery(github, user: User):
 
 
 async def test_checklist_names_a_stripe_key_stripe_refuses(stripe_double, monkeypatch, user: User):
-    from services.settings import Settings, configure
-    monkeypatch.setenv('STRIPE_SECRET_KEY', 'sk_test_revoked')
-    configure(Settings())
-    await log_in_as_admin(user)
-    await user.open('/admin')
-    await user.should_see('check STRIPE_SECRET_KEY', retries=50)
+    reconfigure(monkeypatch, STRIPE_SECRET_KEY='sk_test_revoked')
+    await admin_page_shows(user, 'check STRIPE_SECRET_KEY')
 
 
 async def test_checklist_names_a_missing_webhook_secret(stripe_double, monkeypatch, user: User):
-    from services.settings import Settings, configure
-    monkeypatch.delenv('STRIPE_WEBHOOK_SECRET')
-    configure(Settings())
-    await log_in_as_admin(user)
-    await user.open('/admin')
-    await user.should_see('STRIPE_WEBHOOK_SECRET is unset', retries=50)
+    reconfigure(monkeypatch, STRIPE_WEBHOOK_SECRET=None)
+    await admin_page_shows(user, 'STRIPE_WEBHOOK_SECRET is unset')

@@ -5,8 +5,9 @@ from .user import User
 
 AGENT_STATUSES = ('draft', 'provisioning', 'running', 'failed', 'stopping', 'stopped', 'deleting', 'deleted')
 EDITABLE_STATUSES = ('draft', 'stopped')
-COUNTED_STATUSES = ('provisioning', 'running', 'stopping')
-"""Agents in these states use up the plan's agent allowance (spec §4)."""
+COUNTED_STATUSES = ('provisioning', 'running', 'stopping', 'deleting')
+"""Agents in these states use up the plan's agent allowance: their server may exist (a failed agent counts too
+while a server may be left; `services.entitlements.counted_agents` decides that)."""
 
 
 class Agent(BaseModel):

@@ -1,7 +1,7 @@
 """What the admin page lists and does: accounts, jobs across users, webhook events."""
 from dataclasses import dataclass
 
-from models import COUNTED_STATUSES, Agent, JobEvent, ProvisioningJob, User, WebhookEvent
+from models import Agent, JobEvent, ProvisioningJob, User, WebhookEvent
 
 from . import callbacks, entitlements, provisioning, stripe_webhooks
 from .errors import DomainError
@@ -26,7 +26,7 @@ def accounts_overview(limit: int = 200) -> list[AccountRow]:
     rows = []
     for user in User.select().order_by(User.created_at.desc()).limit(limit):
         entitlement = entitlements.entitlement_for(user)
-        in_use = Agent.select().where((Agent.owner == user) & Agent.status.in_(COUNTED_STATUSES)).count()
+        in_use = entitlements.agents_used(user)
         rows.append(AccountRow(user, entitlement.plan, entitlement.status, in_use, entitlement.agents_allowed))
     return rows
 

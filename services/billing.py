@@ -34,6 +34,8 @@ class Fulfilment:
 
 _subscription_locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
 """One sync per subscription at a time, so a slower read of an older state cannot overwrite a newer one."""
+REMOVING_STATUSES = ('stopping', 'deleting')
+"""A deprovision is already under way for agents in these states."""
 
 
 def grant_complimentary(*, user: User, plan: str, until: datetime | None = None, granted_by: str) -> CompGrant:
@@ -147,12 +149,13 @@ def sync_all() -> int:
 
 
 def enforce_entitlement(user: User) -> list[Agent]:
-    """Queue stopping for the agents the user is no longer entitled to; the newest extras go first."""
+    """Queue stopping for the agents the user is no longer entitled to: failed ones with a server left go first,
+    then the newest; agents already being removed still count, but need no second stop."""
     entitlement = entitlements.entitlement_for(user)
-    counted = list(Agent.select().where((Agent.owner == user) & Agent.status.in_(COUNTED_STATUSES))
-                   .order_by(Agent.created_at.asc(), Agent.id.asc()))
-    unpaid = [agent for agent in counted if agent.id not in entitlement.paid_agent_ids]
-    extras = [agent for agent in unpaid[entitlement.agents_allowed:] if agent.status != 'stopping']
+    unpaid = [agent for agent in entitlements.counted_agents(user) if agent.id not in entitlement.paid_agent_ids]
+    staying = sorted((agent for agent in unpaid if agent.status not in REMOVING_STATUSES),
+                     key=lambda agent: agent.status == 'failed')  # stable: oldest first within each group
+    extras = staying[entitlement.agents_allowed:]
     reason = ('the subscription ended' if not entitlement.is_entitled
               else f'the {entitlement.plan} plan allows {entitlement.agents_allowed} agent(s)')
     return [agent for agent in extras if _queue_stop_for_billing(agent, reason)]
@@ -172,7 +175,7 @@ def cancel_subscriptions_of_deleted_agents() -> int:
 def enforce_all_entitlements() -> int:
     """Run enforcement for every user with counted agents; past_due grace ends without any event, so tick."""
     owners = (User.select().join(Agent, on=(Agent.owner == User.id))
-              .where(Agent.status.in_(COUNTED_STATUSES)).distinct())
+              .where(Agent.status.in_((*COUNTED_STATUSES, 'failed'))).distinct())
     return sum(len(enforce_entitlement(user)) for user in owners)
 
 

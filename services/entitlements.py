@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from models import COUNTED_STATUSES, Agent, CompGrant, Subscription, User, utcnow
 
+from . import servers
 from .plans import PER_AGENT_PLAN, find_plan
 from .settings import get_settings
 
@@ -74,9 +75,19 @@ def entitlement_for(user: User, now: datetime | None = None) -> Entitlement:
     return result
 
 
-def agents_used(user: User, *, excluding: int | None = None) -> int:
-    """Agents that count against the plan: provisioning, running or stopping (spec §4)."""
-    query = Agent.select().where((Agent.owner == user) & Agent.status.in_(COUNTED_STATUSES))
+def counted_agents(user: User, *, excluding: int | None = None) -> list[Agent]:
+    """Agents that count against the plan, oldest first: every agent whose server may exist.
+
+    That is the agents in COUNTED_STATUSES, and failed ones until a deprovision confirms their server is gone (a
+    cancelled or failed run may have left one). The gate, `GET /api/billing` and enforcement all count these.
+    """
+    query = Agent.select().where((Agent.owner == user) & Agent.status.in_((*COUNTED_STATUSES, 'failed')))
     if excluding is not None:
         query = query.where(Agent.id != excluding)
-    return query.count()
+    agents = list(query.order_by(Agent.created_at.asc(), Agent.id.asc()))
+    left_servers = {agent.id for agent in servers.failed_with_servers(agents)}
+    return [agent for agent in agents if agent.status in COUNTED_STATUSES or agent.id in left_servers]
+
+
+def agents_used(user: User, *, excluding: int | None = None) -> int:
+    return len(counted_agents(user, excluding=excluding))

@@ -25,7 +25,7 @@ from models import (
     utcnow,
 )
 
-from . import events, gate, metrics, notifications
+from . import events, gate, metrics, notifications, servers
 from .agents import AgentError
 from .errors import DomainError
 from .github import FAILED_CONCLUSIONS, GitHub, GitHubError, Run, backoff_seconds, job_for_run_name
@@ -148,14 +148,20 @@ def retry(*, owner: User, agent_id: int) -> ProvisioningJob:
 
 
 def cancel(*, owner: User, agent_id: int) -> ProvisioningJob:
-    """Cancel the agent's open job and, once its run is known, the run on GitHub."""
+    """Cancel the agent's open job and, once its run is known, the run on GitHub; returns the cancelled job.
+
+    When the job may have reached GitHub (or a server may be left from before), a deprovision follows at once:
+    a cancelled run may already have created a server, and that server counts against the plan until it is gone.
+    """
     with write_transaction():
         agent = _locked_agent(owner, agent_id)
         job = _open_job(agent.id)
         if job is None:
             raise AgentError('NO_OPEN_JOB', 'Nothing is in progress for this agent.')
-        _cancel_open_job(job, agent, 'Cancelled by the owner.')
+        removal = _cancel_open_job(job, agent, 'Cancelled by the owner.')
     _announce(agent, job)
+    if removal is not None:
+        _announce(agent, removal)
     return ProvisioningJob.get_by_id(job.id)
 
 
@@ -198,10 +204,7 @@ def _server_may_exist(agent: Agent, open_job: ProvisioningJob | None) -> bool:
         return True
     if agent.status != 'failed' and (open_job is None or open_job.previous_status != 'failed'):
         return False
-    earlier = ProvisioningJob.select().where((ProvisioningJob.agent == agent.id)
-                                             & ProvisioningJob.status.in_(FINISHED_JOB_STATUSES)) \
-        .order_by(ProvisioningJob.id.desc()).first()
-    return earlier is not None and (earlier.run_id is not None or earlier.attempts > 0)
+    return servers.may_have_reached_github(servers.last_finished_jobs([agent.id]).get(agent.id))
 
 
 # --- reading -----------------------------------------------------------------------------------------------------
@@ -585,17 +588,27 @@ def _create_job(agent: Agent, *, kind: str, goal: str, message: str, key: str | 
     return job
 
 
-def _cancel_open_job(job: ProvisioningJob, agent: Agent, reason: str, *, restore: bool = True) -> None:
-    """Inside a transaction: cancel `job`; its run is cancelled by the dispatcher once known."""
+def _cancel_open_job(job: ProvisioningJob, agent: Agent, reason: str, *,
+                     restore: bool = True) -> ProvisioningJob | None:
+    """Inside a transaction: cancel `job`; its run is cancelled by the dispatcher once known.
+
+    With `restore`, the agent goes back to where it was when nothing reached GitHub; otherwise (or when a failed
+    agent's earlier run may have left a server) a deprovision is queued and returned, so no server outlives the
+    cancel unseen by the plan.
+    """
     reached_github = job.status != 'queued' or job.maybe_dispatched
+    leaves_server = restore and (reached_github or (job.previous_status != 'running'
+                                                    and _server_may_exist(agent, job)))
     _finish(job, 'cancelled', error=reason, cancel_run=reached_github, agent_update=restore)
-    if restore:
-        if reached_github:
-            what = 'Deploying' if job.kind == 'provision' else 'Stopping'
-            _set_agent(agent.id, status='failed', status_reason=f'{what} was cancelled; a server may exist. '
-                                                                'Deploy again, or delete the agent to remove it.')
-        else:
-            _set_agent(agent.id, status=job.previous_status)
+    if not restore:
+        return None
+    if not leaves_server:
+        _set_agent(agent.id, status=job.previous_status)
+        return None
+    removal = _create_job(agent, kind='deprovision', goal='stopped',
+                          message=f'{reason} Removing any server the cancelled work may have created.')
+    _set_agent(agent.id, status='stopping', status_reason='')
+    return removal
 
 
 def _finish(job: ProvisioningJob, status: str, *, error: str = '', message: str = '', token: str | None = None,

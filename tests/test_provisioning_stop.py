@@ -5,8 +5,8 @@ from models import Agent
 from services import provisioning
 from tests.factories import make_agent
 from tests.github_double import GitHubDouble
-from tests.provisioning_support import (eventually, github, headers, owner, post_report, reload,  # noqa: F401
-                                        wait_dispatched)
+from tests.provisioning_support import (eventually, github, headers, job_of, owner, post_report,  # noqa: F401
+                                        reload, wait_dispatched)
 
 
 async def report(user: User, job_id: int, status: str, **fields) -> None:
@@ -92,7 +92,8 @@ async def test_stop_while_deploying_cancels_the_deploy_and_its_run_then_deprovis
     assert reload(agent).status == 'stopped'
 
 
-async def test_cancel_of_an_open_job_cancels_its_run(github: GitHubDouble, user: User, owner, headers):
+async def test_cancel_of_a_dispatched_job_cancels_its_run_and_removes_any_server(github: GitHubDouble, user: User,
+                                                                                   owner, headers):
     agent = make_agent(owner)
     deploy = (await user.http_client.post(f'/api/agents/{agent.id}/deploy', headers=headers)).json()['job']
     job = await wait_dispatched(deploy['id'])
@@ -100,8 +101,11 @@ async def test_cancel_of_an_open_job_cancels_its_run(github: GitHubDouble, user:
     assert response.status_code == 202 and response.json()['job']['status'] == 'cancelled'
     await eventually(lambda: github.cancels, 'the run to be cancelled on GitHub')
     assert github.cancels[0].path.endswith(f'/runs/{job.run_id}/cancel')
-    agent = reload(agent)
-    assert agent.status == 'failed' and 'cancelled' in agent.status_reason
+    removal = job_of(agent)
+    assert (removal.kind, reload(agent).status) == ('deprovision', 'stopping')
+    await wait_dispatched(removal.id)
+    await report(user, removal.id, 'succeeded')
+    assert reload(agent).status == 'stopped'
     again = await user.http_client.post(f'/api/agents/{agent.id}/cancel', headers=headers)
     assert again.status_code == 409 and again.json()['error']['code'] == 'NO_OPEN_JOB'
 

@@ -1,9 +1,14 @@
 """A Stripe test double that speaks Stripe's HTTP API over real HTTP, keeps state, and signs webhooks like Stripe.
 
-It serves the calls AgentHost makes (form-encoded requests, Stripe's object shapes after API 2025-03-31 —
-see ../shared/stripe-fixtures — and Stripe's error JSON). Tests drive what happens on Stripe's side with
-`complete_checkout`, `set_subscription_status` and friends, then deliver the resulting events with `deliver`.
+It is as strict as Stripe where AgentHost could go wrong: request bodies must be form-encoded (a JSON body gets
+Stripe's 400), failures carry `Stripe-Should-Retry` as Stripe's do (so the SDK's own retries run), subscription
+lists honour their filters, and each plan's price id has its own price object and amount. It serves Stripe's
+object shapes after API 2025-03-31 (see ../shared/stripe-fixtures) and Stripe's error JSON. Tests drive what
+happens on Stripe's side with `complete_checkout`, `set_subscription_status` and friends, then deliver the
+resulting events with `deliver`. An exception inside the double fails the test that caused it.
 """
+import asyncio
+import contextlib
 import copy
 import hashlib
 import hmac
@@ -13,22 +18,31 @@ import re
 import socket
 import threading
 import time
+import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from urllib.parse import parse_qsl
 
 import httpx
 import pytest
+import stripe
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 API_KEY = 'sk_test_double'
 WEBHOOK_SECRET = 'whsec_double_secret'
 PRICES = {'starter': 'price_starter', 'pro': 'price_pro', 'business': 'price_business', 'agent': 'price_agent'}
+AMOUNTS = {'price_starter': 9900, 'price_pro': 19900, 'price_business': 29900, 'price_agent': 4900}
+"""Monthly amounts in cents, per price id (the plans' defaults; one agent of its own in per_agent mode)."""
 MONTH = 30 * 24 * 3600
+FORM_ONLY = ('Invalid request (check that your POST content type is application/x-www-form-urlencoded). If you '
+             'have any questions, we can help at https://support.stripe.com/.')
+SUBSCRIPTION_STATUSES = ('incomplete', 'incomplete_expired', 'trialing', 'active', 'past_due', 'canceled', 'unpaid',
+                         'paused')
 
 
 def parse_form(body: str) -> dict:
@@ -52,12 +66,29 @@ def _with_lists(node):
     return node
 
 
-def stripe_error(status: int, message: str, *, kind: str = 'invalid_request_error', code: str | None = None):
+def stripe_error(status: int, message: str, *, kind: str = 'invalid_request_error', code: str | None = None,
+                 param: str | None = None, should_retry: bool | None = None) -> JSONResponse:
+    """Stripe's error JSON; like Stripe, it says whether a retry can help (yes for its own 5xx and conflicts)."""
     body = {'error': {'type': kind, 'message': message}}
     if code:
         body['error']['code'] = code
-    return JSONResponse(body, status_code=status, headers={'Stripe-Should-Retry': 'false',
+    if param:
+        body['error']['param'] = param
+    retry = (status >= 500 or status == 409) if should_retry is None else should_retry
+    return JSONResponse(body, status_code=status, headers={'Stripe-Should-Retry': 'true' if retry else 'false',
                                                            'Request-Id': 'req_double'})
+
+
+class Hold:
+    """Keeps one matching request waiting, as a slow network would: the answer is what Stripe had on arrival."""
+
+    def __init__(self, method: str, path: str) -> None:
+        self.method, self.path = method, path
+        self.arrived = threading.Event()
+        self.released = threading.Event()
+
+    def release(self) -> None:
+        self.released.set()
 
 
 class StripeDouble:
@@ -69,9 +100,12 @@ class StripeDouble:
         self.prices = {price_id: self._price(price_id) for price_id in PRICES.values()}
         self.requests: list[tuple[str, str, dict]] = []
         self.failures: list[int] = []
+        self.holds: list[Hold] = []
+        self.errors: list[str] = []
+        """Tracebacks of exceptions raised inside the double; the fixture fails the test when there are any."""
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
-        self.app = Starlette(routes=[
+        self.routes = Starlette(routes=[
             Route('/v1/checkout/sessions', self.create_session, methods=['POST']),
             Route('/v1/checkout/sessions/{id}', self.get_session, methods=['GET']),
             Route('/v1/billing_portal/sessions', self.create_portal_session, methods=['POST']),
@@ -80,7 +114,19 @@ class StripeDouble:
             Route('/v1/subscriptions/{id}', self.cancel_subscription, methods=['DELETE']),
             Route('/v1/prices/{id}', self.get_price, methods=['GET']),
             Route('/v1/account', self.get_account, methods=['GET']),
-        ])
+            Route('/{path:path}', self.unknown, methods=['GET', 'POST', 'DELETE']),
+        ], exception_handlers={Exception: self._failed})
+
+    async def app(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The routes; an exception of the double's own is kept for the fixture, which fails the test with it."""
+        with contextlib.suppress(Exception):  # already answered and recorded by `_failed`
+            await self.routes(scope, receive, send)
+
+    async def _failed(self, _request: Request, error: Exception) -> JSONResponse:
+        """A bug in the double: keep it for the test, and answer in Stripe's shape rather than drop the connection."""
+        self.errors.append(''.join(traceback.format_exception(error)))
+        return stripe_error(500, 'The Stripe test double failed; see the test output.', kind='api_error',
+                            should_retry=False)
 
     # --- Stripe's side of the story, driven by tests -------------------------------------------------------
 
@@ -123,6 +169,19 @@ class StripeDouble:
             subscription['status'] = 'past_due'
             return self.event('invoice.payment_failed', self._invoice(subscription, paid=False))
 
+    def pay_invoice(self, subscription_id: str) -> dict:
+        """The customer's next invoice is paid: the subscription is active again; returns `invoice.paid`."""
+        with self._lock:
+            subscription = self.subscriptions[subscription_id]
+            subscription['status'] = 'active'
+            return self.event('invoice.paid', self._invoice(subscription))
+
+    def hold_next(self, method: str, path: str) -> Hold:
+        """Keep the next `method path` request waiting until `release()`; it answers with the state it arrived to."""
+        hold = Hold(method, path)
+        self.holds.append(hold)
+        return hold
+
     def event(self, event_type: str, obj: dict) -> dict:
         """An event carrying a snapshot of `obj` as it is now, like Stripe's."""
         return {'id': self._id('evt'), 'object': 'event', 'api_version': '2026-10-28.endive',
@@ -130,7 +189,7 @@ class StripeDouble:
                 'data': {'object': copy.deepcopy(obj)}, 'request': {'id': None, 'idempotency_key': None}}
 
     def fail_next(self, count: int = 1, status: int = 500) -> None:
-        """The next `count` API requests answer `status` with Stripe's error JSON."""
+        """The next `count` API requests answer `status` with Stripe's error JSON (and `Stripe-Should-Retry`)."""
         self.failures.extend([status] * count)
 
     @staticmethod
@@ -143,21 +202,45 @@ class StripeDouble:
         payload = json.dumps(event).encode()
         return payload, {'Stripe-Signature': self.sign(payload, **sign_options), 'Content-Type': 'application/json'}
 
+    def check(self) -> None:
+        """Fail the test if the double itself raised: its bug must not pass for Stripe failing."""
+        if self.errors:
+            pytest.fail('the Stripe test double failed:\n' + '\n'.join(self.errors), pytrace=False)
+
     def calls(self, method: str, path_prefix: str) -> list[dict]:
         return [params for m, path, params in self.requests if m == method and path.startswith(path_prefix)]
 
     # --- the HTTP API ----------------------------------------------------------------------------------------
 
     async def _guard(self, request: Request) -> tuple[dict, JSONResponse | None]:
+        """Record the request and refuse it as Stripe would: a bad key, a body that is not a form, a planned failure."""
         body = (await request.body()).decode()
-        params = parse_form(body) if body else dict(request.query_params)
+        content_type = request.headers.get('content-type', '').split(';')[0].strip().lower()
+        params = parse_form(body) if body and content_type == 'application/x-www-form-urlencoded' else \
+            dict(request.query_params)
         self.requests.append((request.method, request.url.path, params))
         if request.headers.get('authorization') != f'Bearer {API_KEY}':
             return params, stripe_error(401, 'Invalid API Key provided.')
+        if body and content_type != 'application/x-www-form-urlencoded':
+            return params, stripe_error(400, FORM_ONLY)
         if self.failures:
             status = self.failures.pop(0)
             return params, stripe_error(status, 'Something went wrong on our side.', kind='api_error')
         return params, None
+
+    async def _held(self, request: Request) -> None:
+        """Wait here while a test holds this request (off the double's loop, so other requests are served)."""
+        hold = next((h for h in self.holds if not h.arrived.is_set()
+                     and (h.method, h.path) == (request.method, request.url.path)), None)
+        if hold is not None:
+            hold.arrived.set()
+            await asyncio.get_running_loop().run_in_executor(None, hold.released.wait, 30)
+
+    async def unknown(self, request: Request) -> JSONResponse:
+        _, refusal = await self._guard(request)
+        return refusal or stripe_error(404, f'Unrecognized request URL ({request.method}: {request.url.path}). '
+                                            'Please see https://stripe.com/docs or we can help at '
+                                            'https://support.stripe.com/.')
 
     async def create_session(self, request: Request) -> JSONResponse:
         params, refusal = await self._guard(request)
@@ -205,11 +288,27 @@ class StripeDouble:
         return JSONResponse(subscription)
 
     async def list_subscriptions(self, request: Request) -> JSONResponse:
+        """Stripe's filters: customer, price, status (none: all but canceled; `all`; `ended`; one status),
+        limit (1–100, default 10) and starting_after, newest first with `has_more`."""
         params, refusal = await self._guard(request)
         if refusal:
             return refusal
-        data = [s for s in self.subscriptions.values() if s['customer'] == params.get('customer')]
-        return JSONResponse({'object': 'list', 'data': data, 'has_more': False, 'url': '/v1/subscriptions'})
+        status, limit = params.get('status'), params.get('limit', '10')
+        if status is not None and status not in (*SUBSCRIPTION_STATUSES, 'all', 'ended'):
+            return stripe_error(400, f'Invalid status: must be one of {", ".join(SUBSCRIPTION_STATUSES)}, all, or '
+                                     'ended', param='status')
+        if not limit.isdigit() or not 1 <= int(limit) <= 100:
+            return stripe_error(400, 'This value must be greater than or equal to 1 and less than or equal to 100.',
+                                param='limit')
+        found = [s for s in reversed(list(self.subscriptions.values()))
+                 if _subscription_matches(s, params.get('customer'), params.get('price'), status)]
+        after = params.get('starting_after')
+        if after:
+            ids = [s['id'] for s in found]
+            found = found[ids.index(after) + 1:] if after in ids else []
+        page = found[:int(limit)]
+        return JSONResponse({'object': 'list', 'data': page, 'has_more': len(found) > len(page),
+                             'url': '/v1/subscriptions'})
 
     async def get_price(self, request: Request) -> JSONResponse:
         return await self._retrieve(request, self.prices, 'price')
@@ -221,7 +320,9 @@ class StripeDouble:
         if refusal or obj is None:
             return refusal or stripe_error(404, f"No such {kind}: '{request.path_params['id']}'",
                                            code='resource_missing')
-        return JSONResponse(shape(obj))
+        answer = copy.deepcopy(shape(obj))
+        await self._held(request)
+        return JSONResponse(answer)
 
     async def get_account(self, request: Request) -> JSONResponse:
         _, refusal = await self._guard(request)
@@ -234,10 +335,14 @@ class StripeDouble:
 
     @staticmethod
     def _price(price_id: str, recurring: bool = True) -> dict:
-        return {'id': price_id, 'object': 'price', 'active': True, 'currency': 'usd', 'unit_amount': 9900,
-                'type': 'recurring' if recurring else 'one_time', 'livemode': False,
-                'recurring': {'interval': 'month', 'interval_count': 1, 'usage_type': 'licensed'} if recurring
-                else None, 'product': 'prod_agenthost'}
+        """The price object of one plan's price id, with that plan's own amount and product."""
+        amount = AMOUNTS[price_id]
+        return {'id': price_id, 'object': 'price', 'active': True, 'billing_scheme': 'per_unit', 'currency': 'usd',
+                'unit_amount': amount, 'unit_amount_decimal': str(amount), 'nickname': price_id.removeprefix('price_'),
+                'type': 'recurring' if recurring else 'one_time', 'livemode': False, 'metadata': {},
+                'recurring': {'interval': 'month', 'interval_count': 1, 'usage_type': 'licensed', 'meter': None,
+                              'trial_period_days': None} if recurring else None,
+                'product': f'prod_{price_id.removeprefix("price_")}'}
 
     def _create_customer(self, email: str | None) -> str:
         customer_id = self._id('cus')
@@ -269,6 +374,18 @@ class StripeDouble:
         return {key: value for key, value in session.items() if key not in ('line_items', 'subscription_data')}
 
 
+def _subscription_matches(subscription: dict, customer: str | None, price: str | None, status: str | None) -> bool:
+    if customer is not None and subscription['customer'] != customer:
+        return False
+    if price is not None and all(item['price']['id'] != price for item in subscription['items']['data']):
+        return False
+    if status is None:
+        return subscription['status'] != 'canceled'
+    if status == 'ended':
+        return subscription['status'] in ('canceled', 'incomplete_expired')
+    return status == 'all' or subscription['status'] == status
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(('127.0.0.1', 0))
@@ -279,7 +396,7 @@ def free_port() -> int:
 def serving(app, port: int) -> Iterator[None]:
     """Run an ASGI app on 127.0.0.1:port in a thread for the duration of the block."""
     server = uvicorn.Server(uvicorn.Config(app, host='127.0.0.1', port=port, log_level='warning', lifespan='off',
-                                           ws='none'))
+                                           ws='none', interface='asgi3'))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
@@ -307,8 +424,16 @@ def stripe_double(monkeypatch) -> Iterator[StripeDouble]:
         monkeypatch.setenv(name, value)
     from services.settings import Settings, configure
     configure(Settings())
-    with serving(double.app, port):
-        yield double
+    # The SDK's own retries run against the double's Stripe-Should-Retry; only their pauses are shortened.
+    monkeypatch.setattr(stripe._http_client.HTTPClient, 'INITIAL_DELAY', 0.01)
+    monkeypatch.setattr(stripe._http_client.HTTPClient, 'MAX_DELAY', 0.05)
+    try:
+        with serving(double.app, port):
+            yield double
+    finally:
+        for hold in double.holds:
+            hold.release()
+    double.check()
 
 
 async def deliver(client: httpx.AsyncClient, double: StripeDouble, event: dict, **sign_options) -> httpx.Response:

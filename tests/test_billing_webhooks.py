@@ -1,14 +1,20 @@
 import asyncio
 import json
+import threading
 import time
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
+import stripe
 from nicegui.testing import User
 
-from models import Subscription, WebhookDelivery, WebhookEvent, utcnow
-from services import billing, entitlements, stripe_webhooks
-from tests.factories import make_user
+from models import EntitlementLoss, Subscription, WebhookDelivery, WebhookEvent, utcnow
+from services import billing, entitlements, stripe_api, stripe_webhooks, stripe_worker
+from services.stripe_api import StripeCallError
+from tests.factories import make_agent, make_user
+from tests.provisioning_support import eventually, github, job_of, reload  # noqa: F401
 from tests.stripe_double import StripeDouble, deliver, stripe_double, wait_until_processed  # noqa: F401
 
 
@@ -69,10 +75,10 @@ async def test_duplicate_event_is_ignored(stripe_double, user: User):
     await wait_until_processed(completed['id'])
     reads_after_first = len(stripe_double.calls('GET', '/v1/checkout/sessions/'))
     second = await deliver(user.http_client, stripe_double, completed)
-    await asyncio.sleep(0.2)
+    assert await wait_until_processed(completed['id']) == 'processed'
     assert (first.status_code, second.status_code) == (200, 200)
     assert second.json()['duplicate'] is True
-    assert WebhookEvent.select().count() == 1
+    assert WebhookEvent.select().count() == 1 and WebhookEvent.get().attempts == 1
     assert [d.result for d in WebhookDelivery.select().order_by(WebhookDelivery.id)] == ['accepted', 'duplicate']
     assert len(stripe_double.calls('GET', '/v1/checkout/sessions/')) == reads_after_first
 
@@ -81,11 +87,10 @@ async def test_twenty_concurrent_copies_have_one_effect(stripe_double, user: Use
     account = make_user()
     _, completed, _ = paid_checkout(stripe_double, account)
     responses = await asyncio.gather(*[deliver(user.http_client, stripe_double, completed) for _ in range(20)])
-    await wait_until_processed(completed['id'])
-    await asyncio.sleep(0.2)
+    assert await wait_until_processed(completed['id']) == 'processed'
     assert all(response.status_code == 200 for response in responses)
     assert sum(not response.json()['duplicate'] for response in responses) == 1
-    assert WebhookEvent.select().count() == 1
+    assert WebhookEvent.select().count() == 1 and WebhookEvent.get().attempts == 1
     assert WebhookDelivery.select().count() == 20
     assert len(stripe_double.calls('GET', '/v1/checkout/sessions/')) == 1
     assert Subscription.select().count() == 1
@@ -181,7 +186,7 @@ def test_a_transient_failure_is_retried_when_due(stripe_double):
     account = make_user()
     _, completed, _ = paid_checkout(stripe_double, account)
     stripe_webhooks.receive(**signed(stripe_double, completed))
-    stripe_double.fail_next(1, status=500)
+    stripe_double.fail_next(1 + stripe_api.NETWORK_RETRIES, status=500)  # the SDK's own retries fail too
     assert stripe_webhooks.process(completed['id']) == 'pending'
     WebhookEvent.update(next_attempt_at=utcnow()).execute()
     assert stripe_webhooks.process_due() == 1
@@ -269,3 +274,171 @@ def test_a_database_hiccup_while_processing_is_retried_not_failed(stripe_double,
     monkeypatch.setattr(billing, 'fulfil_checkout', locked)
     assert stripe_webhooks.process(completed['id']) == 'pending'
     assert WebhookEvent.get().next_attempt_at is not None
+
+
+# --- the signature's 300 s tolerance, with the SDK's clock frozen so the edges are exact -----------------------------
+
+class FrozenClock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def time(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def frozen_sdk_clock(monkeypatch) -> float:
+    """The Stripe SDK's own clock (it checks the tolerance), stopped at a whole second."""
+    now = float(int(time.time()))
+    monkeypatch.setattr(stripe._webhook, 'time', FrozenClock(now))
+    return now
+
+
+def receive_signed_at(double: StripeDouble, event: dict, timestamp: int) -> stripe_webhooks.Receipt:
+    payload, headers = double.signed(event, timestamp=timestamp)
+    return stripe_webhooks.receive(payload=payload, signature=headers['Stripe-Signature'], headers=headers)
+
+
+@pytest.mark.parametrize('age', [299, 300])
+def test_a_signature_up_to_300_seconds_old_is_accepted(stripe_double, frozen_sdk_clock, age):
+    event = stripe_double.event('customer.tax_id.created', {'id': 'txi_1'})
+    assert receive_signed_at(stripe_double, event, int(frozen_sdk_clock) - age).is_new
+
+
+def test_a_signature_301_seconds_old_is_refused(stripe_double, frozen_sdk_clock):
+    event = stripe_double.event('customer.tax_id.created', {'id': 'txi_1'})
+    with pytest.raises(stripe_webhooks.WebhookError) as refused:
+        receive_signed_at(stripe_double, event, int(frozen_sdk_clock) - 301)
+    assert refused.value.code == 'BAD_SIGNATURE'
+    assert not WebhookEvent.select().exists()
+
+
+def test_a_signature_from_the_future_is_accepted_as_stripes_sdk_does(stripe_double, frozen_sdk_clock):
+    """The SDK refuses only old timestamps: a sender's clock running ahead must not lose events."""
+    event = stripe_double.event('customer.tax_id.created', {'id': 'txi_1'})
+    assert receive_signed_at(stripe_double, event, int(frozen_sdk_clock) + 3600).is_new
+
+
+# --- re-reads of one subscription ---------------------------------------------------------------------------------
+
+class ObservedLock:
+    """The code's own lock, saying when a second caller has to wait for it."""
+
+    def __init__(self, lock) -> None:
+        self.lock = lock
+        self.waiting = threading.Event()
+
+    def __enter__(self) -> 'ObservedLock':
+        if not self.lock.acquire(blocking=False):
+            self.waiting.set()
+            self.lock.acquire()
+        return self
+
+    def __exit__(self, *_) -> None:
+        self.lock.release()
+
+
+def wait_for(predicate, what: str, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f'waited {timeout:.0f} s for {what}'
+        time.sleep(0.01)
+
+
+def test_two_rereads_of_one_subscription_never_let_the_older_state_win(stripe_double, monkeypatch):
+    created, _, _ = paid_checkout(stripe_double, make_user())
+    subscription_id = created['data']['object']['id']
+    billing.sync_subscription(subscription_id)
+    factory = billing._subscription_locks.default_factory
+    locks = defaultdict(lambda: ObservedLock(factory()))
+    monkeypatch.setattr(billing, '_subscription_locks', locks)
+    slow_read = stripe_double.hold_next('GET', f'/v1/subscriptions/{subscription_id}')
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        older = pool.submit(billing.sync_subscription, subscription_id)
+        assert slow_read.arrived.wait(10), 'the first re-read never reached Stripe'  # it carries `active`
+        stripe_double.set_subscription_status(subscription_id, 'canceled')
+        newer = pool.submit(billing.sync_subscription, subscription_id)
+        wait_for(lambda: newer.done() or locks[subscription_id].waiting.is_set(),
+                 'the second re-read to finish or to wait for the first')
+        slow_read.release()
+        older.result(timeout=10)
+        newer.result(timeout=10)
+    assert Subscription.get(Subscription.subscription_id == subscription_id).status == 'canceled'
+
+
+# --- what is handled ------------------------------------------------------------------------------------------------
+
+async def test_an_invoice_paid_event_alone_brings_a_past_due_subscription_back(stripe_double, user: User):
+    account = make_user()
+    created, _, _ = paid_checkout(stripe_double, account)
+    subscription_id = created['data']['object']['id']
+    stripe_double.payment_failed(subscription_id)
+    billing.sync_subscription(subscription_id)
+    assert Subscription.get().status == 'past_due'
+    paid = stripe_double.pay_invoice(subscription_id)
+    assert (await deliver(user.http_client, stripe_double, paid)).status_code == 200
+    assert await wait_until_processed(paid['id']) == 'processed'
+    stored = Subscription.get()
+    assert (stored.status, stored.past_due_since) == ('active', None)
+    assert entitlements.entitlement_for(account).agents_allowed == 3
+
+
+# --- retries ----------------------------------------------------------------------------------------------------------
+
+def test_a_failure_stripe_marks_retryable_is_retried_by_the_sdk_first(stripe_double):
+    _, completed, _ = paid_checkout(stripe_double, make_user())
+    stripe_webhooks.receive(**signed(stripe_double, completed))
+    stripe_double.fail_next(1, status=503)  # answered with Stripe-Should-Retry: true
+    assert stripe_webhooks.process(completed['id']) == 'processed'
+    assert len(stripe_double.calls('GET', '/v1/checkout/sessions/')) == 2
+    assert WebhookEvent.get().attempts == 1
+
+
+def test_processing_retries_back_off_exponentially_with_full_jitter(stripe_double, monkeypatch):
+    _, completed, _ = paid_checkout(stripe_double, make_user())
+    stripe_webhooks.receive(**signed(stripe_double, completed))
+
+    def unavailable(_session_id, **_):
+        raise StripeCallError('STRIPE_UNAVAILABLE', 'Stripe could not be reached.', transient=True)
+
+    monkeypatch.setattr(billing, 'fulfil_checkout', unavailable)
+
+    def delays_after(attempt: int, samples: int = 20) -> list[float]:
+        """The back-off chosen after the `attempt`-th failed attempt, `samples` times over."""
+        delays = []
+        for _ in range(samples):
+            WebhookEvent.update(status='pending', attempts=attempt - 1, next_attempt_at=None).execute()
+            before = utcnow()
+            assert stripe_webhooks.process(completed['id']) == 'pending'
+            delays.append((WebhookEvent.get().next_attempt_at - before).total_seconds())
+        return delays
+
+    for attempt in (1, 3, 5, 7):
+        ceiling = stripe_webhooks.BACKOFF_BASE_SECONDS * 2 ** attempt  # doubles with every attempt
+        delays = delays_after(attempt)
+        assert max(delays) <= ceiling + 1, (attempt, delays)
+        assert min(delays) < ceiling / 2 < max(delays), (attempt, delays)  # spread over the whole range: jitter
+        assert max(delays) - min(delays) > ceiling / 4, (attempt, delays)
+
+
+# --- the periodic check ---------------------------------------------------------------------------------------------
+
+@pytest.fixture
+def frequent_enforcement(monkeypatch) -> None:
+    """The worker's periodic entitlement check every 0.1 s instead of every few minutes; request it before `user`."""
+    monkeypatch.setattr(stripe_worker, 'ENFORCEMENT_SECONDS', 0.1)
+
+
+async def test_grace_running_out_without_any_event_stops_the_agents_on_the_periodic_tick(
+        frequent_enforcement, stripe_double, github, user: User):  # noqa: ARG001
+    account = make_user()
+    created, _, _ = paid_checkout(stripe_double, account, plan='starter')
+    subscription_id = created['data']['object']['id']
+    agent = make_agent(account, status='running')
+    stripe_double.payment_failed(subscription_id)
+    billing.sync_subscription(subscription_id)
+    assert reload(agent).status == 'running'  # within the grace period
+    Subscription.update(past_due_since=utcnow() - timedelta(days=3, minutes=1)).execute()
+    await eventually(lambda: reload(agent).status == 'stopping', 'the periodic check to stop the agent')
+    assert EntitlementLoss.get().agent_id == agent.id
+    assert job_of(agent).kind == 'deprovision'

@@ -366,6 +366,16 @@ def test_two_rereads_of_one_subscription_never_let_the_older_state_win(stripe_do
     assert Subscription.get(Subscription.subscription_id == subscription_id).status == 'canceled'
 
 
+def test_stripe_sync_rereads_a_subscription_whose_cancellation_was_never_delivered(stripe_double):
+    account = make_user()
+    created, completed, _ = paid_checkout(stripe_double, account)
+    billing.fulfil_checkout(completed['data']['object']['id'])
+    stripe_double.set_subscription_status(created['data']['object']['id'], 'canceled')
+    assert billing.sync_all() == 1
+    assert Subscription.get().status == 'canceled'
+    assert not entitlements.entitlement_for(account).is_entitled
+
+
 # --- what is handled ------------------------------------------------------------------------------------------------
 
 async def test_an_invoice_paid_event_alone_brings_a_past_due_subscription_back(stripe_double, user: User):

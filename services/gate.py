@@ -35,5 +35,6 @@ def check_can_deploy(*, user: User, agent: Agent) -> None:
     used = entitlements.agents_used(user, excluding=agent.id)
     if used >= entitlement.agents_allowed:
         raise GateError('AGENT_LIMIT_REACHED', f'Your {entitlement.plan} plan allows {entitlement.agents_allowed} '
-                                               f'agent(s) and {used} are in use. Stop one, or upgrade in '
+                                               f'agent(s) and {used} are in use (a failed agent counts until its '
+                                               'server is removed). Stop or delete one, or upgrade in '
                                                'Settings (/settings).')

@@ -345,24 +345,26 @@ def wait_for(predicate, what: str, timeout: float = 10.0) -> None:
         time.sleep(0.01)
 
 
-def test_two_rereads_of_one_subscription_never_let_the_older_state_win(stripe_double, monkeypatch):
+def test_two_processings_about_one_subscription_never_let_the_older_read_win(stripe_double, monkeypatch):
     created, _, _ = paid_checkout(stripe_double, make_user())
     subscription_id = created['data']['object']['id']
     billing.sync_subscription(subscription_id)
     factory = billing._subscription_locks.default_factory
     locks = defaultdict(lambda: ObservedLock(factory()))
     monkeypatch.setattr(billing, '_subscription_locks', locks)
+    first = stripe_double.set_subscription_status(subscription_id, 'active', cancel_at_period_end=True)
+    stripe_webhooks.receive(**signed(stripe_double, first))
     slow_read = stripe_double.hold_next('GET', f'/v1/subscriptions/{subscription_id}')
     with ThreadPoolExecutor(max_workers=2) as pool:
-        older = pool.submit(billing.sync_subscription, subscription_id)
+        older = pool.submit(stripe_webhooks.process, first['id'])
         assert slow_read.arrived.wait(10), 'the first re-read never reached Stripe'  # it carries `active`
-        stripe_double.set_subscription_status(subscription_id, 'canceled')
-        newer = pool.submit(billing.sync_subscription, subscription_id)
+        second = stripe_double.set_subscription_status(subscription_id, 'canceled')
+        stripe_webhooks.receive(**signed(stripe_double, second))
+        newer = pool.submit(stripe_webhooks.process, second['id'])
         wait_for(lambda: newer.done() or locks[subscription_id].waiting.is_set(),
                  'the second re-read to finish or to wait for the first')
         slow_read.release()
-        older.result(timeout=10)
-        newer.result(timeout=10)
+        assert (older.result(timeout=10), newer.result(timeout=10)) == ('processed', 'processed')
     assert Subscription.get(Subscription.subscription_id == subscription_id).status == 'canceled'
 
 

@@ -9,8 +9,10 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from models import (COUNTED_STATUSES, MAX_ID, Agent, CompGrant, EntitlementLoss, StripeCustomer, Subscription, User, db,
-                    utcnow)
+from peewee import fn
+
+from models import (COUNTED_STATUSES, MAX_ID, Agent, CompGrant, EntitlementLoss, ProvisioningJob, StripeCustomer,
+                    Subscription, User, db, utcnow)
 
 from . import entitlements, notifications, provisioning, stripe_api
 from .errors import DomainError
@@ -189,9 +191,19 @@ def _queue_stop_for_billing(agent: Agent, reason: str) -> bool:
     if already:
         return False
     provisioning.request_stop(owner=agent.owner, agent_id=agent.id, reason=f'Stopped because {reason}.')
-    notifications.agent_stopped_for_billing(agent, reason)
+    if not _owner_already_told(agent):
+        notifications.agent_stopped_for_billing(agent, reason)
     EntitlementLoss.update(handled_at=utcnow()).where(EntitlementLoss.agent == agent).execute()
     return True
+
+
+def _owner_already_told(agent: Agent) -> bool:
+    """Whether a stop of this deployment was already mailed: a stop retried after it failed is no news to the owner."""
+    deployed = (ProvisioningJob.select(fn.MAX(ProvisioningJob.created_at))
+                .where((ProvisioningJob.agent == agent) & (ProvisioningJob.kind == 'provision')).scalar())
+    earlier = EntitlementLoss.select().where((EntitlementLoss.agent == agent)
+                                             & EntitlementLoss.handled_at.is_null(False))
+    return (earlier if deployed is None else earlier.where(EntitlementLoss.created_at >= deployed)).exists()
 
 
 def _store_subscription(user: User, remote: dict) -> Subscription:

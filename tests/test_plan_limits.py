@@ -188,3 +188,15 @@ def test_a_trialing_subscription_is_entitled_to_its_plan(stripe_double: StripeDo
     entitlement = entitlements.entitlement_for(owner)
     assert (entitlement.plan, entitlement.status, entitlement.agents_allowed) == ('pro', 'trialing', 3)
     gate.check_can_deploy(user=owner, agent=make_agent(owner))
+
+
+def test_a_billing_stop_tried_again_after_it_failed_does_not_mail_the_owner_again(monkeypatch):
+    mailed = []
+    monkeypatch.setattr(billing.notifications, 'agent_stopped_for_billing', lambda agent, _: mailed.append(agent.id))
+    owner = make_entitled_user(plan='starter')
+    agent = with_server(make_agent(owner))
+    lose_the_plan(owner)
+    billing.enforce_entitlement(owner)
+    provisioning.apply_report(Report(job_id=job_of(agent).id, status='failed', message='Hetzner API unavailable'))
+    assert billing.enforce_entitlement(owner) == [agent]
+    assert mailed == [agent.id]

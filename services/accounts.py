@@ -78,7 +78,7 @@ async def sign_up(*, email: str, password: str, address: str) -> User:
 def login_candidate(*, email: str, address: str) -> User | None:
     """The account behind `email` (None if there is none), unless this account and address must wait."""
     email = email.strip().lower()
-    wait = max(login_limits.per_account_and_address.seconds_until_allowed((email, address)),
+    wait = max(login_limits.per_account_and_address.seconds_until_allowed(_pair(email, address)),
                login_limits.per_address.seconds_until_allowed(address))
     if wait:
         raise AccountError('TOO_MANY_ATTEMPTS', f'Too many failed logins. Try again in {wait} seconds.',
@@ -90,13 +90,18 @@ def finish_login(*, email: str, address: str, user: User | None, matched: bool) 
     """Record the outcome of a password check; the user, or AccountError. Unknown and known emails fail alike."""
     email = email.strip().lower()
     if user is None or not matched:
-        login_limits.per_account_and_address.record_failure((email, address))
+        login_limits.per_account_and_address.record_failure(_pair(email, address))
         login_limits.per_address.record(address)
         raise AccountError('INVALID_CREDENTIALS', 'Email or password is wrong.')
     if user.is_disabled:
         raise AccountError('ACCOUNT_DISABLED', 'This account is disabled. Contact the operator of this site.')
-    login_limits.per_account_and_address.clear((email, address))
+    login_limits.per_account_and_address.clear(_pair(email, address))
     return user
+
+
+def _pair(email: str, address: str) -> tuple[str, str]:
+    """Failed logins count per account *and* address: a guesser elsewhere never slows the owner down."""
+    return email, address
 
 
 def authenticate(*, email: str, password: str, address: str) -> User:

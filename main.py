@@ -72,6 +72,7 @@ from services.errors import DomainError  # noqa: E402
 app.include_router(health_api.router)  # GET /healthz
 app.include_router(metrics_api.router)  # GET /metrics
 app.include_router(auth_api.router)  # POST /api/auth/token
+app.include_router(pages.auth.router)  # GET /login/complete, POST /logout: they give the browser a new session id
 app.include_router(agents_api.router)  # /api/agents…
 app.include_router(billing_api.router)  # GET /api/billing, POST /api/billing/checkout, POST /api/billing/portal
 app.include_router(stripe_webhook_api.router)  # POST /api/webhooks/stripe
@@ -109,13 +110,30 @@ def serve() -> None:
     # access_log=False: RequestIds writes the access line, with the request id and without the query string.
     ui.run(host=settings.host, port=settings.port, title='AgentHost', storage_secret=storage_secret,
            reload=False, show=False, favicon=os.path.join(STATIC_DIR, 'favicon.svg'), log_config=None,
-           access_log=False)
+           access_log=False, session_middleware_kwargs=session_cookie_options())
+
+
+def session_cookie_options() -> dict:
+    """The session cookie travels only over https when the app is served over https."""
+    return {'https_only': settings.public_url.startswith('https://')}
 
 
 def create_user_command(args: argparse.Namespace) -> None:
     open_database()
     user = accounts.create_user(email=args.email, password=args.password, is_admin=args.admin)
     print(user.id)
+
+
+def enable_user_command(args: argparse.Namespace) -> None:
+    open_database()
+    user = accounts.enable_user(args.email)
+    print(f'enabled {user.email}')
+
+
+def set_admin_command(args: argparse.Namespace) -> None:
+    open_database()
+    user = accounts.set_admin(args.email, is_admin=not args.revoke)
+    print(f'{user.email} is {"an admin" if user.is_admin else "no longer an admin"}')
 
 
 def create_token_command(args: argparse.Namespace) -> None:
@@ -174,6 +192,14 @@ def command_line() -> argparse.ArgumentParser:
     create_user.add_argument('--password', required=True)
     create_user.add_argument('--admin', action='store_true')
     create_user.set_defaults(run=create_user_command)
+    enable_user = users.add_parser('enable', help='enable a disabled account', parents=[common])
+    enable_user.add_argument('--email', required=True)
+    enable_user.set_defaults(run=enable_user_command)
+    set_admin = users.add_parser('set-admin', help='make an account an admin (or, with --revoke, no longer one)',
+                                 parents=[common])
+    set_admin.add_argument('--email', required=True)
+    set_admin.add_argument('--revoke', action='store_true', help='remove admin rights instead')
+    set_admin.set_defaults(run=set_admin_command)
 
     tokens = commands.add_parser('tokens', help='manage API tokens').add_subparsers(dest='action', required=True)
     create_token = tokens.add_parser('create', help='create an API token; prints it as the last line',

@@ -10,6 +10,7 @@ from models import User
 from services import accounts
 from services.accounts import AccountError
 
+from . import csrf
 from .bodies import read_json
 
 PUBLIC_PREFIXES = ('/login', '/signup', '/healthz', '/metrics', '/_nicegui', '/static', '/favicon.ico',
@@ -39,6 +40,8 @@ async def current_user(request: Request) -> User:
         user = await run.io_bound(accounts.user_for_token, token.strip()) if scheme.lower() == 'bearer' else None
     elif 'session' in request.scope:  # a browser; machine requests take the fast lane without a session
         user = await run.io_bound(accounts.active_user, app.storage.user.get('user_id'))
+        if user is not None:
+            csrf.check_session_write(request)
     else:
         user = None
     if user is None:
@@ -54,7 +57,7 @@ async def exchange_password_for_token(request: Request) -> dict:
     """Lets scripts get an API token with email and password; throttled like the login page."""
     body = await read_json(request)
     address = request.client.host if request.client else 'unknown'
-    user = await run.io_bound(accounts.authenticate, email=str(body.get('email', '')),
-                              password=str(body.get('password', '')), address=address)
+    user = await accounts.log_in(email=str(body.get('email', '')), password=str(body.get('password', '')),
+                                 address=address)
     token = await run.io_bound(accounts.create_token, user=user, name=str(body.get('name', '')))
     return {'token': token}

@@ -1,20 +1,18 @@
 """`/admin`: setup checklist, accounts with comp grants, and webhook events with Reprocess (admins only)."""
-from fastapi import HTTPException
 from nicegui import run, ui
 
 from services import admin, billing, plans, setup_checklist
 from services.errors import DomainError
 
-from .frame import frame, signed_in_user
+from .frame import frame, guarded, signed_in_user
 
 
 @ui.page('/admin')
 async def admin_page() -> None:
-    user = await signed_in_user()
+    user = await signed_in_user(admin=True)
     if user is None:
         return
-    if not user.is_admin:
-        raise HTTPException(status_code=404, detail='Not Found')
+    as_admin = guarded(user, admin=True)
 
     with frame('Admin', user):
         with ui.card().classes('w-full'):
@@ -52,6 +50,7 @@ async def admin_page() -> None:
                     ui.button('Grant', on_click=lambda r=row, p=plan_choice: grant(r.user, p.value)) \
                         .props('flat dense').mark(f'grant-{row.user.id}')
 
+    @as_admin
     async def grant(account, plan: str) -> None:
         try:
             await run.io_bound(billing.grant_complimentary, user=account, plan=plan, granted_by=user.email)
@@ -61,6 +60,7 @@ async def admin_page() -> None:
         ui.notify(f'Granted {plan} to {account.email}.', type='positive')
         await show_accounts()
 
+    @as_admin
     async def set_disabled(account, disabled: bool) -> None:
         await run.io_bound(admin.set_account_disabled, user_id=account.id, disabled=disabled)
         ui.notify(f'{account.email} {"disabled" if disabled else "enabled"}.')
@@ -92,6 +92,7 @@ async def admin_page() -> None:
                             ui.button('Cancel', on_click=lambda a=row.agent.id: act(admin.cancel_agent_job, a)) \
                                 .props('flat dense color=negative').mark(f'cancel-{job.id}')
 
+    @as_admin
     async def act(action, agent_id: int) -> None:
         try:
             job = await run.io_bound(action, agent_id)
@@ -118,6 +119,7 @@ async def admin_page() -> None:
                     ui.button('Reprocess', on_click=lambda e=event: reprocess(e.source, e.event_id)) \
                         .props('flat dense').mark(f'reprocess-{event.event_id}')
 
+    @as_admin
     async def reprocess(source: str, event_id: str) -> None:
         try:
             status = await run.io_bound(admin.reprocess_event, source, event_id)

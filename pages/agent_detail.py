@@ -12,7 +12,7 @@ from services.errors import DomainError
 from services.settings import get_settings
 from services.provisioning import STEP_LABELS, AgentState, steps_of
 
-from .frame import frame, signed_in_user, status_badge
+from .frame import frame, guarded, signed_in_user, status_badge
 
 SETTINGS_FIXES = ('NO_ACTIVE_SUBSCRIPTION', 'AGENT_LIMIT_REACHED')
 """Refusals the user can fix on the Settings page, so the page offers a button there."""
@@ -62,6 +62,7 @@ async def agent_detail_page(agent_id: int) -> None:
         if owner_id == user.id and changed_id == agent_id:
             await reloader()
 
+    @guarded(user)
     async def act(action, *, refusal_here: bool = False) -> None:
         refusal.clear()
         try:
@@ -81,6 +82,7 @@ async def agent_detail_page(agent_id: int) -> None:
             return
         await reloader()
 
+    @guarded(user)
     async def pay_for_agent() -> None:
         """Per-agent billing: this agent's own Stripe Checkout; paying deploys it."""
         try:
@@ -90,6 +92,7 @@ async def agent_detail_page(agent_id: int) -> None:
             return
         ui.navigate.to(url)
 
+    @guarded(user)
     async def delete() -> None:
         dialog.close()
         try:

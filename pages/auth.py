@@ -1,12 +1,28 @@
-"""Sign-up, login and logout pages; the session lives in NiceGUI's per-browser user storage."""
-from urllib.parse import urlsplit
+"""Sign-up, login and logout; the session lives in NiceGUI's per-browser user storage.
 
-from fastapi import Request
+The browser's session id (NiceGUI's `request.session['id']`, which keys the user storage) changes at login and at
+logout, so a session cookie planted in a browser before login is worth nothing after it. A cookie can only be set
+by an HTTP response, not over the page's websocket, so a login ends in `GET /login/complete` with a one-time ticket
+kept in the old session, and logout is a `POST /logout` from this site.
+"""
+import secrets
+import time
+import uuid
+from urllib.parse import urlencode, urlsplit
+
+from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
-from nicegui import app, run, ui
+from nicegui import app, ui
 
-from services import accounts
+from api import csrf
+from services import accounts, events
 from services.accounts import AccountError
+from services.errors import DomainError
+
+from .frame import frame, signed_in_user
+
+LOGIN_TICKET_SECONDS = 60
+router = APIRouter(tags=['sessions'])
 
 
 def is_local_path(target: str) -> bool:
@@ -16,19 +32,58 @@ def is_local_path(target: str) -> bool:
 
 
 def start_session(user_id: int, redirect_to: str) -> None:
-    app.storage.user.update(user_id=user_id)
-    ui.navigate.to(redirect_to if is_local_path(redirect_to) else '/')
+    """Send the browser to `/login/complete` with a ticket that only this browser session can redeem."""
+    ticket = secrets.token_urlsafe(32)
+    app.storage.user['login_ticket'] = {'ticket': ticket, 'user_id': user_id,
+                                        'expires': time.time() + LOGIN_TICKET_SECONDS}
+    target = redirect_to if is_local_path(redirect_to) else '/'
+    ui.navigate.to(f'/login/complete?{urlencode({"ticket": ticket, "redirect_to": target})}')
+
+
+async def rotate_session(request: Request, *, user_id: int | None) -> None:
+    """Empty the browser's old session and give it a new id, signed in as `user_id` (or anonymous); the pages the
+    old session still has open leave for /login."""
+    previous_user_id = app.storage.user.get('user_id')
+    app.storage.user.clear()
+    request.session['id'] = new_id = str(uuid.uuid4())  # SessionMiddleware sends the new cookie with the answer
+    if user_id is not None:
+        await app.storage._create_user_storage(new_id)  # noqa: SLF001 — what NiceGUI's middleware does for a new id
+        app.storage.user['user_id'] = user_id
+    if previous_user_id is not None:
+        events.account_updated(previous_user_id)
+
+
+@router.get('/login/complete', include_in_schema=False)
+async def complete_login(request: Request, ticket: str = '', redirect_to: str = '/') -> RedirectResponse:
+    pending = app.storage.user.pop('login_ticket', None) or {}
+    if not (ticket and secrets.compare_digest(str(pending.get('ticket', '')), ticket)
+            and pending.get('expires', 0) > time.time()):
+        return RedirectResponse('/login', status_code=303)
+    await rotate_session(request, user_id=pending['user_id'])
+    return RedirectResponse(redirect_to if is_local_path(redirect_to) else '/', status_code=303)
+
+
+@router.post('/logout', include_in_schema=False)
+async def log_out(request: Request) -> RedirectResponse:
+    """Only this site's own pages may log a browser out; its other open pages then leave for /login."""
+    if not csrf.is_same_origin(request):
+        raise DomainError('CROSS_SITE_REQUEST', 'Log out from the pages of this site.')
+    await rotate_session(request, user_id=None)
+    return RedirectResponse('/login', status_code=303)
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else 'unknown'
 
 
 @ui.page('/login')
 def login_page(request: Request, redirect_to: str = '/') -> None:
-    address = request.client.host if request.client else 'unknown'
+    address = client_address(request)
 
     async def log_in() -> None:
         error.text = ''
         try:
-            user = await run.io_bound(accounts.authenticate, email=email.value, password=password.value,
-                                      address=address)
+            user = await accounts.log_in(email=email.value, password=password.value, address=address)
         except AccountError as problem:
             error.text = problem.message
             return
@@ -50,12 +105,17 @@ def login_page(request: Request, redirect_to: str = '/') -> None:
 
 
 @ui.page('/signup')
-def signup_page() -> None:
+def signup_page(request: Request) -> None:
+    address = client_address(request)
+
     async def sign_up() -> None:
         try:
-            user = await run.io_bound(accounts.create_user, email=email.value, password=password.value)
+            user = await accounts.sign_up(email=email.value, password=password.value, address=address)
         except AccountError as problem:
-            (password if problem.field == 'password' else email).error = problem.message
+            if problem.field is None:
+                ui.notify(problem.message, type='negative')
+            else:
+                (password if problem.field == 'password' else email).error = problem.message
             return
         start_session(user.id, '/')
 
@@ -74,6 +134,10 @@ def signup_page() -> None:
 
 
 @ui.page('/logout')
-def logout_page() -> RedirectResponse:
-    app.storage.user.clear()
-    return RedirectResponse('/login', status_code=303)
+async def logout_page() -> None:
+    """A link to /logout asks first: logging out happens only by the form's POST."""
+    user = await signed_in_user()
+    if user is None:
+        return
+    with frame('Log out', user):
+        ui.label('Log out of AgentHost in this browser? Use the button at the top right.').mark('logout-question')

@@ -1,23 +1,90 @@
-"""The shared page frame: product name, navigation, the signed-in user and logout."""
-from collections.abc import Iterator
-from contextlib import contextmanager
+"""The shared page frame: product name, navigation, the signed-in user and logout.
 
-from nicegui import app, run, ui
+Pages are long-lived: a tab stays open after its account is disabled, loses admin rights or logs out. So every
+page action re-checks the account when it runs (`guarded`), and every page re-checks it when the account changes
+(`events.account_changed`), leaving for /login when it no longer may act.
+"""
+import functools
+import inspect
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from typing import Any
+
+from fastapi import HTTPException
+from nicegui import Client, app, run, storage, ui
 
 from models import User
-from services import accounts
+from services import accounts, events
 
 STATUS_COLORS = {'draft': 'grey', 'provisioning': 'blue', 'running': 'positive', 'failed': 'negative',
                  'stopping': 'orange', 'stopped': 'grey-7', 'deleting': 'orange', 'deleted': 'grey-5'}
 
 
-async def signed_in_user() -> User | None:
-    """The session's user, or None after sending the browser to /login (a disabled or removed account)."""
+def session_user_id(client: Client) -> int | None:
+    """The account the browser session that loaded `client` is signed in as (None once it logged out).
+
+    Read through the page's own request: a handler built inside an event callback, or the callback itself, may
+    run with another browser's request in context.
+    """
+    storage.request_contextvar.set(client.request)
+    with suppress(AssertionError, KeyError):  # NiceGUI already pruned the storage of a session that ended
+        return app.storage.user.get('user_id')
+    return None
+
+
+async def signed_in_user(*, admin: bool = False) -> User | None:
+    """The session's user, or None after sending the browser to /login (a disabled or removed account).
+
+    The page then follows the account: it leaves when the account is disabled, logs out or (with `admin`) loses
+    admin rights.
+    """
     user = await run.io_bound(accounts.active_user, app.storage.user.get('user_id'))
     if user is None:
         app.storage.user.clear()
         ui.navigate.to('/login')
+        return None
+    if admin and not user.is_admin:
+        raise HTTPException(status_code=404, detail='Not Found')
+
+    client = ui.context.client
+
+    async def recheck(user_id: int) -> None:
+        if user_id == user.id and not client.is_deleted:
+            with client:
+                await may_act(user, admin=admin)
+
+    events.account_changed.subscribe(recheck)
     return user
+
+
+async def may_act(user: User, *, admin: bool = False) -> bool:
+    """True while `user` is still signed in here, enabled, and (with `admin`) an admin; else the page leaves."""
+    client = ui.context.client
+    target = None
+    if session_user_id(client) != user.id:
+        target = '/login'
+    else:
+        current = await run.io_bound(accounts.active_user, user.id)
+        if current is None:
+            target = '/login'
+        elif admin and not current.is_admin:
+            target = '/'
+    if target is not None and not client.is_deleted:
+        ui.navigate.to(target)
+    return target is None
+
+
+def guarded(user: User, *, admin: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorate a page's event handler so it acts only while `user` may still act (see `may_act`)."""
+    def decorate(handler: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(handler)
+        async def checked(*args: Any, **kwargs: Any) -> Any:
+            if not await may_act(user, admin=admin):
+                return None
+            result = handler(*args, **kwargs)
+            return await result if inspect.isawaitable(result) else result
+        return checked
+    return decorate
 
 
 @contextmanager
@@ -32,10 +99,16 @@ def frame(title: str, user: User) -> Iterator[None]:
                 ui.link('Admin', '/admin').classes('text-white').mark('admin-link')
         with ui.row().classes('items-center gap-3'):
             ui.label(user.email).classes('text-white').mark('signed-in-user')
-            ui.button('Log out', on_click=lambda: ui.navigate.to('/logout')).props('flat color=white')
+            logout_form()
     with ui.column().classes('w-full max-w-4xl mx-auto p-4 gap-4'):
         ui.label(title).classes('text-2xl font-semibold')
         yield
+
+
+def logout_form() -> None:
+    """Logging out is a same-origin POST (a link could be triggered by any site); the browser sends the form."""
+    with ui.element('form').props('method=post action=/logout').classes('m-0'):
+        ui.button('Log out').props('type=submit flat color=white').mark('logout')
 
 
 def status_badge(status: str) -> ui.badge:

@@ -5,7 +5,7 @@ from services import accounts, billing, plans
 from services.errors import DomainError
 from services.settings import get_settings
 
-from .frame import frame, signed_in_user
+from .frame import frame, guarded, signed_in_user
 
 
 def day(moment) -> str:
@@ -33,6 +33,7 @@ async def go_to_stripe(action, error_label: ui.label, **kwargs) -> None:
 
 
 def billing_section(user, summary: dict, has_customer: bool, live_plan: bool, grace_ends) -> None:
+    go_to_stripe_as_user = guarded(user)(go_to_stripe)
     with ui.card().classes('w-full'):
         ui.label('Plan').classes('text-lg font-medium')
         if not plans.billing_is_configured() and summary['status'] != 'comp':
@@ -61,15 +62,15 @@ def billing_section(user, summary: dict, has_customer: bool, live_plan: bool, gr
                         if current:
                             ui.badge('Current plan', color='positive')
                         elif live_plan:  # a second Checkout would bill twice: plan changes go through the portal
-                            ui.button('Change plan', on_click=lambda: go_to_stripe(
+                            ui.button('Change plan', on_click=lambda: go_to_stripe_as_user(
                                 billing.open_portal, stripe_message, user=user)).props('outline') \
                                 .mark(f'change-to-{plan.name}')
                         else:
-                            ui.button('Subscribe', on_click=lambda p=plan.name: go_to_stripe(
+                            ui.button('Subscribe', on_click=lambda p=plan.name: go_to_stripe_as_user(
                                 billing.start_checkout, stripe_message, user=user, plan=p)) \
                                 .mark(f'subscribe-{plan.name}')
         if has_customer:
-            ui.button('Manage billing', icon='open_in_new', on_click=lambda: go_to_stripe(
+            ui.button('Manage billing', icon='open_in_new', on_click=lambda: go_to_stripe_as_user(
                 billing.open_portal, stripe_message, user=user)).props('outline').mark('manage-billing')
 
 
@@ -97,6 +98,7 @@ async def settings_page() -> None:
                     ui.button('Revoke', on_click=lambda token_id=token.id: revoke(token_id)) \
                         .props('flat color=negative').mark(f'revoke-{token.id}')
 
+    @guarded(user)
     async def create_token() -> None:
         try:
             token = await run.io_bound(accounts.create_token, user=user, name=token_name.value)
@@ -110,6 +112,7 @@ async def settings_page() -> None:
             ui.input(value=token).props('readonly outlined').classes('w-full font-mono').mark('new-token')
         await show_tokens()
 
+    @guarded(user)
     async def revoke(token_id: int) -> None:
         await run.io_bound(accounts.revoke_token, user=user, token_id=token_id)
         await show_tokens()

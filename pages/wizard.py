@@ -12,7 +12,7 @@ from services.agents import AgentError
 from services.errors import DomainError
 from services.settings import get_settings
 
-from .frame import frame, signed_in_user
+from .frame import frame, guarded, signed_in_user
 
 STEPS = ('Basics', 'Model and prompt', 'Region and size', 'Review')
 FIELD_STEP = {'name': 'Basics', 'description': 'Basics', 'model': 'Model and prompt',
@@ -47,6 +47,7 @@ async def wizard_page() -> None:
                     ui.label(field.replace('_', ' ').capitalize() + ':').classes('font-medium w-32')
                     ui.label(str(element.value or '—')).classes('whitespace-pre-wrap').mark(f'review-{field}')
 
+    @guarded(user)
     async def create() -> None:
         if not all(step_is_valid(step) for step in STEPS[:3]):
             return

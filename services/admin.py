@@ -3,7 +3,7 @@ from dataclasses import dataclass
 
 from models import Agent, JobEvent, ProvisioningJob, User, WebhookEvent
 
-from . import callbacks, entitlements, provisioning, stripe_webhooks
+from . import callbacks, entitlements, events, provisioning, stripe_webhooks
 from .errors import DomainError
 
 
@@ -36,7 +36,9 @@ def recent_webhook_events(limit: int = 100) -> list[WebhookEvent]:
 
 
 def set_account_disabled(*, user_id: int, disabled: bool) -> None:
+    """Disabling also closes the account's open pages (they listen for `events.account_changed`)."""
     User.update(is_disabled=disabled).where(User.id == user_id).execute()
+    events.account_updated(user_id)
 
 
 @dataclass

@@ -21,6 +21,9 @@ stripe_event_stored: Event[[]] = Event()
 job_ready: Event[int] = Event()
 """(job id): a job can be worked on now (queued, or its run must be cancelled); the dispatcher subscribes."""
 
+account_changed: Event[int] = Event()
+"""(user id): an account was disabled, lost admin rights or logged out somewhere; its open pages check it again."""
+
 
 def publish(event: Event, *args: object) -> None:
     """Emit `event` on the app's loop, from any thread."""
@@ -56,6 +59,10 @@ def stripe_event_received() -> None:
 
 def job_queued(job_id: int) -> None:
     publish(job_ready, job_id)
+
+
+def account_updated(user_id: int) -> None:
+    publish(account_changed, user_id)
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:

@@ -8,7 +8,7 @@ import pytest  # noqa: E402
 from nicegui import app as nicegui_app  # noqa: E402
 
 import models  # noqa: E402
-from services import login_limits  # noqa: E402
+from services import events, login_limits  # noqa: E402
 from services.settings import Settings, configure  # noqa: E402
 
 NICEGUI_LIFESPAN = nicegui_app.router.lifespan_context
@@ -36,3 +36,10 @@ def unnested_lifespan() -> None:
     """FastAPI wraps the app's lifespan once per `include_router`; NiceGUI's fixtures run main.py for every test,
     so without this reset the wrappers nest until Python's recursion limit (seen after about 60 page tests)."""
     nicegui_app.router.lifespan_context = NICEGUI_LIFESPAN
+
+
+@pytest.fixture(autouse=True)
+def no_pages_of_earlier_tests() -> None:
+    """NiceGUI's fixtures forget the clients of a test, but not what their pages subscribed to on our module-level
+    events; a page of an earlier test would otherwise react to an account of this one (ids start again at 1)."""
+    events.account_changed.callbacks.clear()

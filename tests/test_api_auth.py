@@ -1,8 +1,11 @@
 from nicegui.testing import User
 
-from models import ApiToken
+from models import Agent, ApiToken
 from services import accounts
-from tests.factories import PASSWORD, make_token, make_user
+from tests.factories import PASSWORD, make_agent, make_token, make_user
+from tests.pages_support import log_in
+
+SAME_ORIGIN = {'Origin': 'http://test'}
 
 
 async def test_api_without_credentials_answers_401(user: User):
@@ -75,11 +78,11 @@ async def test_repeated_failures_from_one_address_lock_out_every_account(user: U
     assert response.status_code == 429
 
 
-def test_lockout_ends_when_the_window_passes():
-    from services.login_limits import FailureWindow
-    window = FailureWindow(limit=2, window=60)
-    window.record_failure('a', now=0)
-    window.record_failure('a', now=1)
+def test_address_window_ends_when_the_window_passes():
+    from services.login_limits import SlidingWindow
+    window = SlidingWindow(limit=2, window=60)
+    window.record('a', now=0)
+    window.record('a', now=1)
     assert window.seconds_until_allowed('a', now=2) == 58
     assert window.seconds_until_allowed('a', now=61) == 0
 
@@ -109,3 +112,75 @@ async def test_login_never_redirects_to_another_site(user: User):
     user.find(marker='password').type(PASSWORD)
     user.find(kind=ui.button, content='Log in').click()
     await user.should_see('No agents yet', retries=50)
+
+
+async def test_the_api_accepts_a_browser_session(user: User):
+    account = await log_in(user)
+    make_agent(account, name='Mine')
+    response = await user.http_client.get('/api/agents')
+    assert response.status_code == 200
+    assert [agent['name'] for agent in response.json()['agents']] == ['Mine']
+    response = await user.http_client.post('/api/agents', json={'name': 'From the page'}, headers=SAME_ORIGIN)
+    assert response.status_code == 201
+
+
+async def test_a_session_write_from_another_site_is_refused(user: User):
+    await log_in(user)
+    response = await user.http_client.post('/api/agents', json={'name': 'Forged'},
+                                           headers={'Origin': 'https://evil.example'})
+    assert response.status_code == 403
+    assert response.json()['error']['code'] == 'CROSS_SITE_REQUEST'
+    assert not Agent.select().exists()
+
+
+async def test_a_session_write_without_origin_or_fetch_metadata_is_refused(user: User):
+    await log_in(user)
+    response = await user.http_client.post('/api/agents', json={'name': 'Forged'})
+    assert response.status_code == 403
+    assert response.json()['error']['code'] == 'CROSS_SITE_REQUEST'
+
+
+async def test_a_session_write_marked_same_origin_by_the_browser_is_accepted(user: User):
+    await log_in(user)
+    response = await user.http_client.post('/api/agents', json={'name': 'Mine'},
+                                           headers={'Sec-Fetch-Site': 'same-origin'})
+    assert response.status_code == 201
+
+
+async def test_a_session_write_from_a_cross_site_fetch_is_refused(user: User):
+    await log_in(user)
+    response = await user.http_client.post('/api/agents', json={'name': 'Forged'},
+                                           headers={'Sec-Fetch-Site': 'cross-site'})
+    assert response.status_code == 403
+
+
+async def test_a_session_write_from_the_public_url_is_accepted(user: User):
+    await log_in(user)
+    from services.settings import get_settings
+    response = await user.http_client.post('/api/agents', json={'name': 'Mine'},
+                                           headers={'Origin': get_settings().public_url})
+    assert response.status_code == 201
+
+
+async def test_session_writes_with_form_or_text_bodies_are_refused(user: User):
+    await log_in(user)
+    for content_type in ('text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x'):
+        response = await user.http_client.post('/api/agents', content=b'{"name": "Forged"}',
+                                               headers={**SAME_ORIGIN, 'Content-Type': content_type})
+        assert response.status_code == 415, content_type
+        assert response.json()['error']['code'] == 'UNSUPPORTED_MEDIA_TYPE'
+    assert not Agent.select().exists()
+
+
+async def test_session_deletes_from_another_site_are_refused(user: User):
+    account = await log_in(user)
+    agent = make_agent(account)
+    response = await user.http_client.delete(f'/api/agents/{agent.id}', headers={'Origin': 'https://evil.example'})
+    assert response.status_code == 403
+    assert Agent.get_by_id(agent.id).status == 'draft'
+
+
+async def test_token_writes_need_no_origin(user: User):
+    headers = make_token(make_user())
+    response = await user.http_client.post('/api/agents', json={'name': 'Scripted'}, headers=headers)
+    assert response.status_code == 201

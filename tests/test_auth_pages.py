@@ -1,9 +1,27 @@
-from nicegui import ui
+import asyncio
+from contextlib import asynccontextmanager
+
+import httpx
+import pytest
+from nicegui import app, ui
 from nicegui.testing import User
 
 from models import User as Account
 from services import accounts
 from tests.factories import PASSWORD, make_user
+from tests.pages_support import log_in
+
+
+@asynccontextmanager
+async def browser(cookies: dict):
+    """Another browser against the same app, holding `cookies`."""
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url='http://test', cookies=cookies) as client:
+        yield client
+
+
+@pytest.fixture
+def https_public_url(monkeypatch) -> None:
+    monkeypatch.setenv('PUBLIC_URL', 'https://agents.example.com')
 
 
 async def sign_up(user: User, email: str, password: str = PASSWORD) -> None:
@@ -62,13 +80,79 @@ async def test_login_with_a_wrong_password_says_so_and_stays(user: User):
     await user.should_not_see('No agents yet')
 
 
-async def test_logout_ends_the_session(user: User):
+async def test_logout_by_post_from_this_site_ends_the_session(user: User):
     await sign_up(user, 'bye@example.com')
     await user.should_see('No agents yet', retries=50)
-    response = await user.http_client.get('/logout', follow_redirects=False)
+    response = await user.http_client.post('/logout', headers={'Origin': 'http://test'}, follow_redirects=False)
     assert response.headers['location'] == '/login'
     response = await user.http_client.get('/', follow_redirects=False)
     assert response.headers['location'].startswith('/login')
+
+
+async def test_a_get_of_logout_does_not_log_out(user: User):
+    await log_in(user, 'stay@example.com')
+    response = await user.http_client.get('/logout', follow_redirects=False)
+    assert response.status_code == 200
+    assert (await user.http_client.get('/', follow_redirects=False)).status_code == 200
+
+
+async def test_logout_started_by_another_site_is_refused(user: User):
+    await log_in(user, 'stay@example.com')
+    response = await user.http_client.post('/logout', headers={'Origin': 'https://evil.example'},
+                                           follow_redirects=False)
+    assert response.status_code == 403
+    assert (await user.http_client.get('/', follow_redirects=False)).status_code == 200
+
+
+async def test_a_session_cookie_planted_before_login_is_not_logged_in_after_it(user: User):
+    make_user('victim@example.com')
+    await user.open('/login')
+    planted = dict(user.http_client.cookies)
+    user.find(marker='email').type('victim@example.com')
+    user.find(marker='password').type(PASSWORD).trigger('keydown.enter')
+    await user.should_see(marker='signed-in-user', retries=50)
+    async with browser(planted) as attacker:
+        response = await attacker.get('/', follow_redirects=False)
+        assert response.headers['location'].startswith('/login')
+        assert (await attacker.get('/api/agents')).status_code == 401
+    assert (await user.http_client.get('/', follow_redirects=False)).status_code == 200
+
+
+async def test_the_session_cookie_of_a_logged_out_browser_is_not_logged_in(user: User):
+    await log_in(user, 'leaving@example.com')
+    before = dict(user.http_client.cookies)
+    await user.http_client.post('/logout', headers={'Origin': 'http://test'})
+    assert dict(user.http_client.cookies) != before
+    async with browser(before) as copy:
+        assert (await copy.get('/api/agents')).status_code == 401
+
+
+async def test_a_login_ticket_works_only_in_the_browser_that_logged_in(user: User):
+    make_user('me@example.com')
+    await user.open('/login')
+    tickets = []
+    user.navigate.to = lambda target, new_tab=False: tickets.append(target)  # keep the ticket from being redeemed
+    user.find(marker='email').type('me@example.com')
+    user.find(marker='password').type(PASSWORD).trigger('keydown.enter')
+    for _ in range(100):
+        if tickets:
+            break
+        await asyncio.sleep(0.05)
+    async with browser({}) as stranger:
+        await stranger.get('/login')
+        response = await stranger.get(tickets[0], follow_redirects=False)
+        assert response.headers['location'] == '/login'
+        assert (await stranger.get('/api/agents')).status_code == 401
+
+
+async def test_the_session_cookie_is_secure_when_the_public_url_is_https(https_public_url, user: User):
+    response = await user.http_client.get('/login')
+    assert 'secure' in response.headers['set-cookie'].lower()
+
+
+async def test_the_session_cookie_is_not_secure_over_plain_http(user: User):
+    response = await user.http_client.get('/login')
+    assert 'secure' not in response.headers['set-cookie'].lower()
 
 
 async def test_disabled_account_cannot_log_in(user: User):

@@ -215,3 +215,19 @@ def test_new_user_signs_up_walks_the_wizard_and_lands_on_the_agent_page(page: Pa
     assert not console_errors, f'the browser console reported errors: {console_errors}'
     server_output = log_tail(page.tmp_path / 'server.log', lines=200)
     assert 'Traceback' not in server_output and 'ERROR' not in server_output, server_output
+
+
+def test_the_log_out_button_ends_the_session_and_a_new_login_gets_a_new_session_cookie(page: Page) -> None:
+    page.open('/signup')
+    anonymous_cookie = page.driver.get_cookie('session')['value']
+    page.type_into('Email', EMAIL)
+    page.type_into('Password', PASSWORD)
+    page.click('Sign up')
+    page.wait_for_path('/')
+    page.shows_text('No agents yet')
+    assert page.driver.get_cookie('session')['value'] != anonymous_cookie
+
+    page.click('Log out')  # a form that POSTs to /logout from this site
+    page.wait_for_path('/login')
+    page.driver.get(page.base_url + '/settings')
+    page.wait_for_path(r'/login\?redirect_to=/settings')

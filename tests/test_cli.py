@@ -137,3 +137,32 @@ def test_data_dir_option_puts_the_database_there_before_or_after_the_command(tmp
 def test_backup_is_listed_in_the_help_with_the_data_dir_option():
     result = run_cli('--help')
     assert 'backup' in result.stdout and '--data-dir' in result.stdout
+
+
+def test_users_enable_lets_a_disabled_account_log_in_again():
+    user = accounts.create_user(email='locked@example.com', password='long enough')
+    User.update(is_disabled=True).where(User.id == user.id).execute()
+    result = run_cli('users', 'enable', '--email', 'Locked@Example.com')
+    assert result.returncode == 0, result.stderr
+    assert accounts.authenticate(email='locked@example.com', password='long enough', address='1.2.3.4').id == user.id
+
+
+def test_users_set_admin_makes_an_account_an_admin():
+    accounts.create_user(email='first@example.com', password='long enough')
+    accounts.create_user(email='ops@example.com', password='long enough')
+    result = run_cli('users', 'set-admin', '--email', 'ops@example.com')
+    assert result.returncode == 0, result.stderr
+    assert User.get(User.email == 'ops@example.com').is_admin
+
+
+def test_users_set_admin_with_revoke_removes_admin_rights():
+    accounts.create_user(email='first@example.com', password='long enough')
+    result = run_cli('users', 'set-admin', '--email', 'first@example.com', '--revoke')
+    assert result.returncode == 0, result.stderr
+    assert not User.get(User.email == 'first@example.com').is_admin
+
+
+def test_users_enable_of_an_unknown_email_fails_with_a_message():
+    result = run_cli('users', 'enable', '--email', 'ghost@example.com')
+    assert result.returncode != 0
+    assert 'ghost@example.com' in result.stderr

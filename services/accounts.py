@@ -10,6 +10,7 @@ from models import ApiToken, User, db, utcnow
 
 from . import login_limits
 from .errors import DomainError
+from .inputs import encodable_problem, text_problem
 
 EMAIL_PATTERN = re.compile(r'^[^@\s]+@[^@\s]+\.[^@\s]+$')
 MIN_PASSWORD_LENGTH = 8
@@ -23,7 +24,7 @@ class AccountError(DomainError):
 
 def validate_email(email: str) -> str | None:
     """The problem with `email` as a sentence, or None; pages and services share these checks."""
-    if not EMAIL_PATTERN.match(email.strip()):
+    if not EMAIL_PATTERN.match(email.strip()) or text_problem(email):
         return 'Enter an email address like name@example.com.'
     return None
 
@@ -31,7 +32,7 @@ def validate_email(email: str) -> str | None:
 def validate_password(password: str) -> str | None:
     if len(password) < MIN_PASSWORD_LENGTH:
         return f'Use at least {MIN_PASSWORD_LENGTH} characters.'
-    return None
+    return encodable_problem(password)
 
 
 def create_user(*, email: str, password: str, is_admin: bool = False) -> User:
@@ -52,6 +53,9 @@ def create_user(*, email: str, password: str, is_admin: bool = False) -> User:
 def authenticate(*, email: str, password: str, address: str) -> User:
     """The user for these credentials, or AccountError; repeated failures lock the account and the address."""
     email = email.strip().lower()
+    for field, problem in (('email', text_problem(email)), ('password', encodable_problem(password))):
+        if problem:
+            raise AccountError('INVALID_INPUT', problem, field=field)
     wait = max(login_limits.per_account.seconds_until_allowed(email),
                login_limits.per_address.seconds_until_allowed(address))
     if wait:
@@ -97,6 +101,8 @@ def create_token(*, user: User, name: str = '') -> str:
     name = name.strip() or 'API token'
     if len(name) > 64:
         raise AccountError('INVALID_INPUT', 'Use at most 64 characters for the token name.', field='name')
+    if problem := text_problem(name):
+        raise AccountError('INVALID_INPUT', problem, field='name')
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     ApiToken.create(user=user, name=name, token_hash=_digest(token), prefix=token[:10])
     return token

@@ -199,3 +199,42 @@ def test_a_callback_signature_301_seconds_away_is_refused(age: int):
     header = callbacks.sign(b'{}', 'secret', SIGNED_AT)
     with pytest.raises(SignatureError):
         callbacks.verify_callback_signature(b'{}', header, 'secret', now=SIGNED_AT + age)
+
+
+# The 1 MiB body limit, at both edges, announced by Content-Length or streamed without one.
+MIB = 1024 * 1024
+
+
+def body_of(size: int) -> bytes:
+    """A JSON object of exactly `size` bytes: a name and a (too long) description."""
+    head, tail = b'{"name": "big", "description": "', b'"}'
+    return head + b'x' * (size - len(head) - len(tail)) + tail
+
+
+def streamed(body: bytes):
+    async def chunks():
+        for start in range(0, len(body), 100_000):
+            yield body[start:start + 100_000]
+    return chunks()
+
+
+@pytest.mark.parametrize('send', ['with Content-Length', 'streamed'])
+async def test_a_body_of_exactly_one_mebibyte_is_read(user: User, send: str):
+    headers = make_token(make_user('owner@example.com'))
+    body = body_of(MIB)
+    assert len(body) == MIB
+    response = await user.http_client.post('/api/agents', headers=headers,
+                                           content=body if send == 'with Content-Length' else streamed(body))
+    assert response.status_code == 422  # read and judged: the description is too long
+    assert error_of(response)['field'] == 'description'
+
+
+@pytest.mark.parametrize('send', ['with Content-Length', 'streamed'])
+async def test_a_body_one_byte_over_one_mebibyte_answers_413(user: User, send: str):
+    headers = make_token(make_user('owner@example.com'))
+    body = body_of(MIB + 1)
+    response = await user.http_client.post('/api/agents', headers=headers,
+                                           content=body if send == 'with Content-Length' else streamed(body))
+    assert response.status_code == 413
+    assert error_of(response)['code'] == 'PAYLOAD_TOO_LARGE'
+    assert not Agent.select().exists()

@@ -90,6 +90,7 @@ app.on_shutdown(stripe_worker.worker.shutdown)
 app.add_middleware(RequestIds)  # outermost: X-Request-ID on every response, request id on every log line
 fast_lane.install(app, machine_middleware=(BodySizeLimit, RequestIds))  # no browser session
 app.on_startup(logs.carry_context_into_threads)  # run.io_bound work logs the request id of its request
+logs.limit_browser_logs()  # socket.io `log` event from any page: truncated and rate-limited
 STATIC_DIR = str(CODE_DIR / 'static')
 app.add_static_files('/static', STATIC_DIR)  # /static/…
 

@@ -129,6 +129,10 @@ def receive_github_webhook(body: bytes, headers: dict[str, str]) -> dict:
     kind = headers.get('x-github-event', '').strip()
     if not delivery:
         raise DomainError('INVALID_INPUT', 'The X-GitHub-Delivery header is missing.', field='X-GitHub-Delivery')
+    for name, value, limit in (('X-GitHub-Delivery', delivery, 255), ('X-GitHub-Event', kind, 128)):
+        if len(value) > limit or text_problem(value):  # headers are not signed: bound what the columns hold
+            raise DomainError('INVALID_INPUT', f'The {name} header must be at most {limit} characters of text.',
+                              field=name)
     payload = parse_json(body)
     logged = {name: value for name, value in headers.items() if name.startswith('x-github') or name == 'user-agent'}
     with db.atomic():

@@ -238,3 +238,14 @@ async def test_a_body_one_byte_over_one_mebibyte_answers_413(user: User, send: s
     assert response.status_code == 413
     assert error_of(response)['code'] == 'PAYLOAD_TOO_LARGE'
     assert not Agent.select().exists()
+
+
+@pytest.mark.parametrize(('header', 'value'), [('X-GitHub-Delivery', 'd' * 256), ('X-GitHub-Event', 'e' * 129)])
+async def test_an_oversized_unsigned_github_header_answers_422_naming_it(github: GitHubDouble, user: User,
+                                                                        header: str, value: str):
+    body = json.dumps({'action': 'completed', 'workflow_run': {}}).encode()
+    signature = 'sha256=' + hmac.new(WEBHOOK_SECRET.encode(), body, hashlib.sha256).hexdigest()
+    headers = {'X-Hub-Signature-256': signature, 'X-GitHub-Event': 'workflow_run', 'X-GitHub-Delivery': 'd-1'}
+    response = await user.http_client.post(GITHUB_URL, content=body, headers={**headers, header: value})
+    assert response.status_code == 422
+    assert error_of(response)['field'] == header

@@ -10,6 +10,7 @@ from nicegui.testing import User
 from models import Agent, ApiToken, JobEvent, ProvisioningJob
 from services import callbacks
 from services.callbacks import SignatureError
+from services.settings import configure, load_settings
 from tests.factories import PASSWORD, make_token, make_user
 from tests.github_double import REPOSITORY, GitHubDouble
 from tests.provisioning_support import (CALLBACK_SECRET, WEBHOOK_SECRET, dispatched_job, github, headers,  # noqa: F401
@@ -60,7 +61,6 @@ async def test_an_odd_github_signature_header_answers_401(github: GitHubDouble, 
 @pytest.mark.parametrize('header', [b't=\xe9,v1=\xff', b't=' + b'9' * 5000 + b',v1=ab', b'v1=' + b'a' * 5000])
 async def test_an_odd_stripe_signature_header_answers_400(user: User, monkeypatch, header: bytes):
     monkeypatch.setenv('STRIPE_WEBHOOK_SECRET', 'whsec_test')
-    from services.settings import configure, load_settings
     configure(load_settings())
     response = await user.http_client.post('/api/webhooks/stripe', content=b'{"id": "evt_1", "type": "x"}',
                                            headers={'Stripe-Signature': header})

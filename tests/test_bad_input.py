@@ -10,6 +10,7 @@ from nicegui.testing import User
 from models import Agent, ApiToken, JobEvent, ProvisioningJob
 from services import callbacks
 from services.callbacks import SignatureError
+from services.inputs import MAX_DEPTH, MAX_NUMBER_DIGITS
 from services.settings import configure, load_settings
 from tests.factories import PASSWORD, make_token, make_user
 from tests.github_double import REPOSITORY, GitHubDouble
@@ -249,3 +250,19 @@ async def test_an_oversized_unsigned_github_header_answers_422_naming_it(github:
     response = await user.http_client.post(GITHUB_URL, content=body, headers={**headers, header: value})
     assert response.status_code == 422
     assert error_of(response)['field'] == header
+
+
+@pytest.mark.parametrize(('depth', 'status'), [(MAX_DEPTH, 422), (MAX_DEPTH + 1, 400)])
+async def test_json_nesting_is_read_up_to_the_depth_limit(user: User, depth: int, status: int):
+    headers = make_token(make_user('owner@example.com'))
+    content = b'{"name": ' + b'[' * (depth - 1) + b']' * (depth - 1) + b'}'
+    response = await user.http_client.post('/api/agents', content=content, headers=headers)
+    assert response.status_code == status  # 422: read, and `name` is not text; 400: refused unread
+
+
+@pytest.mark.parametrize(('digits', 'status'), [(MAX_NUMBER_DIGITS, 422), (MAX_NUMBER_DIGITS + 1, 400)])
+async def test_json_numbers_are_read_up_to_the_digit_limit(user: User, digits: int, status: int):
+    headers = make_token(make_user('owner@example.com'))
+    response = await user.http_client.post('/api/agents', content=b'{"name": ' + b'9' * digits + b'}',
+                                           headers=headers)
+    assert response.status_code == status

@@ -62,6 +62,7 @@ from api import github_webhook as github_webhook_api  # noqa: E402
 from api import health as health_api  # noqa: E402
 from api import metrics as metrics_api  # noqa: E402
 from api import provisioning as provisioning_api  # noqa: E402
+from api import server_limits  # noqa: E402
 from api import stripe_webhook as stripe_webhook_api  # noqa: E402
 from api.request_ids import RequestIds  # noqa: E402
 from api.request_limits import BodySizeLimit  # noqa: E402
@@ -91,6 +92,7 @@ app.on_shutdown(stripe_worker.worker.shutdown)
 app.add_middleware(RequestIds)  # outermost: X-Request-ID on every response, request id on every log line
 fast_lane.install(app, machine_middleware=(BodySizeLimit, RequestIds))  # no browser session
 app.on_startup(logs.carry_context_into_threads)  # run.io_bound work logs the request id of its request
+logs.limit_browser_logs()  # socket.io `log` event from any page: truncated and rate-limited
 STATIC_DIR = str(CODE_DIR / 'static')
 app.add_static_files('/static', STATIC_DIR)  # /static/…
 
@@ -108,9 +110,11 @@ def serve() -> None:
     log.info('serving', extra={'url': f'http://{settings.host}:{settings.port}', 'data_dir': str(settings.data_dir)})
     # log_config=None: uvicorn keeps out of logging, so its lines pass through our redacting handler;
     # access_log=False: RequestIds writes the access line, with the request id and without the query string.
+    # http=: uvicorn's httptools protocol with a 64 KiB header limit (431) and HEADER_TIMEOUT_SECONDS to send them.
     ui.run(host=settings.host, port=settings.port, title='AgentHost', storage_secret=storage_secret,
            reload=False, show=False, favicon=os.path.join(STATIC_DIR, 'favicon.svg'), log_config=None,
-           access_log=False, session_middleware_kwargs=session_cookie_options())
+           access_log=False, session_middleware_kwargs=session_cookie_options(),
+           http=server_limits.protocol(header_timeout_seconds=settings.header_timeout_seconds), timeout_keep_alive=5)
 
 
 def session_cookie_options() -> dict:

@@ -1,17 +1,9 @@
 """Reading JSON request bodies into clear INVALID_JSON errors instead of framework tracebacks."""
-import json
-
 from fastapi import Request
 
-from services.errors import DomainError
+from services.inputs import parse_json_object
 
 
 async def read_json(request: Request) -> dict:
-    raw = await request.body()
-    try:
-        body = json.loads(raw or b'{}')
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise DomainError('INVALID_JSON', f'The body is not valid JSON: {error}.') from None
-    if not isinstance(body, dict):
-        raise DomainError('INVALID_JSON', 'The body must be a JSON object.')
-    return body
+    """The body as one JSON object, bounded in depth and number size (see `services.inputs.parse_json`)."""
+    return parse_json_object(await request.body())

@@ -9,6 +9,7 @@ from models import ApiToken, User, db, utcnow
 
 from . import events, login_limits, passwords
 from .errors import DomainError
+from .inputs import encodable_problem, text_problem
 
 EMAIL_PATTERN = re.compile(r'^[^@\s]+@[^@\s]+\.[^@\s]+$')
 MIN_PASSWORD_LENGTH = 8
@@ -25,7 +26,7 @@ def email_taken() -> AccountError:
 
 def validate_email(email: str) -> str | None:
     """The problem with `email` as a sentence, or None; pages and services share these checks."""
-    if not EMAIL_PATTERN.match(email.strip()):
+    if not EMAIL_PATTERN.match(email.strip()) or text_problem(email):
         return 'Enter an email address like name@example.com.'
     return None
 
@@ -33,7 +34,7 @@ def validate_email(email: str) -> str | None:
 def validate_password(password: str) -> str | None:
     if len(password) < MIN_PASSWORD_LENGTH:
         return f'Use at least {MIN_PASSWORD_LENGTH} characters.'
-    return None
+    return encodable_problem(password)
 
 
 def check_signup(*, email: str, password: str, address: str | None = None) -> str:
@@ -99,6 +100,13 @@ def finish_login(*, email: str, address: str, user: User | None, matched: bool) 
     return user
 
 
+def refuse_unstorable_credentials(*, email: str, password: str) -> None:
+    """NUL or a lone surrogate in a login is an INVALID_INPUT naming the field, never a database error."""
+    for field, problem in (('email', text_problem(email)), ('password', encodable_problem(password))):
+        if problem:
+            raise AccountError('INVALID_INPUT', problem, field=field)
+
+
 def _pair(email: str, address: str) -> tuple[str, str]:
     """Failed logins count per account *and* address: a guesser elsewhere never slows the owner down."""
     return email, address
@@ -106,6 +114,7 @@ def _pair(email: str, address: str) -> tuple[str, str]:
 
 def authenticate(*, email: str, password: str, address: str) -> User:
     """The user for these credentials, or AccountError (scripts and tests; pages and the API use `log_in`)."""
+    refuse_unstorable_credentials(email=email, password=password)
     user = login_candidate(email=email, address=address)
     matched = passwords.matches_now(user.password_hash if user else None, password)
     return finish_login(email=email, address=address, user=user, matched=matched)
@@ -114,6 +123,7 @@ def authenticate(*, email: str, password: str, address: str) -> User:
 async def log_in(*, email: str, password: str, address: str) -> User:
     """The user for these credentials, or AccountError; the password check runs on the password pool, and an
     unknown email is checked against a dummy hash, so its answer takes as long as a known one's."""
+    refuse_unstorable_credentials(email=email, password=password)
     user = await run.io_bound(login_candidate, email=email, address=address)
     matched = await passwords.matches(user.password_hash if user else None, password)
     user = await run.io_bound(finish_login, email=email, address=address, user=user, matched=matched)
@@ -162,6 +172,8 @@ def create_token(*, user: User, name: str = '') -> str:
     name = name.strip() or 'API token'
     if len(name) > 64:
         raise AccountError('INVALID_INPUT', 'Use at most 64 characters for the token name.', field='name')
+    if problem := text_problem(name):
+        raise AccountError('INVALID_INPUT', problem, field='name')
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     ApiToken.create(user=user, name=name, token_hash=_digest(token), prefix=token[:10])
     return token

@@ -4,6 +4,7 @@ import re
 from models import EDITABLE_STATUSES, Agent, User, db, utcnow
 
 from .errors import DomainError
+from .inputs import text_problem
 from .settings import get_settings
 
 NAME_PATTERN = re.compile(r'^[\w .-]{1,64}$')
@@ -26,6 +27,8 @@ def validate_field(field: str, value: object) -> str | None:
     """The problem with one field's value as a sentence, or None (the wizard shows it next to the field)."""
     if not isinstance(value, str):
         return f'{field} must be text.'
+    if problem := text_problem(value, multiline=field in TEXT_LIMITS):
+        return problem
     if field == 'name':
         if not value.strip():
             return 'Give the agent a name.'

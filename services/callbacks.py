@@ -9,18 +9,25 @@ Signatures are checked over the raw bytes, in constant time, and nothing is stor
 import hashlib
 import hmac
 import json
+import re
 import time
 import traceback
 
-from models import WebhookDelivery, WebhookEvent, db, utcnow
+from models import MAX_ID, WebhookDelivery, WebhookEvent, db, utcnow
 
 from . import metrics, provisioning
 from .errors import DomainError
+from .inputs import parse_json, parse_json_object, text_problem
 from .provisioning import CALLBACK_STATUSES, ProvisioningError, Report
 from .settings import get_settings
 
 TOLERANCE_SECONDS = 300
+MAX_SIGNATURE_HEADER = 1024  # a timestamp and a few digests while a secret is rotated
+TIMESTAMP_PATTERN = re.compile(r'[0-9]{1,12}')
 CALLBACK_FIELDS = ('job_id', 'status', 'step', 'message', 'ip_address', 'server_id', 'run_id', 'run_url')
+FIELD_LIMITS = {'step': 64, 'ip_address': 64, 'server_id': 64, 'run_id': 32, 'run_url': 512}
+"""What the columns hold; longer values are refused (PostgreSQL would refuse them later, as a 500)."""
+MESSAGE_LIMIT = 2000
 
 
 class SignatureError(DomainError):
@@ -35,13 +42,28 @@ def sign(body: bytes, secret: str, timestamp: int | None = None) -> str:
     return f't={timestamp},v1={digest}'
 
 
-def verify_callback_signature(body: bytes, header: str | None, secret: str, *, now: float | None = None) -> None:
+def signature_fields(header: str | None, *, header_name: str) -> dict[str, list[str]]:
+    """`key=value` pairs of a signature header (`t=…,v1=…` or `sha256=…`), each key with all its values.
+
+    One parser for both senders: anything but a short ASCII header is refused before a value reaches `int()` or
+    `hmac.compare_digest`, which raise on thousands of digits or non-ASCII text.
+    """
     if not header:
-        raise SignatureError('The X-AgentHost-Signature header is missing.')
-    parts = [part.split('=', 1) for part in header.split(',') if '=' in part]
-    timestamps = [value.strip() for key, value in parts if key.strip() == 't']
-    signatures = [value.strip() for key, value in parts if key.strip() == 'v1']
-    if len(timestamps) != 1 or not timestamps[0].isdigit() or not signatures:
+        raise SignatureError(f'The {header_name} header is missing.')
+    if len(header) > MAX_SIGNATURE_HEADER or not header.isascii():
+        raise SignatureError(f'The {header_name} header is malformed: expected short ASCII text.')
+    fields: dict[str, list[str]] = {}
+    for part in header.split(','):
+        key, separator, value = part.partition('=')
+        if separator:
+            fields.setdefault(key.strip(), []).append(value.strip())
+    return fields
+
+
+def verify_callback_signature(body: bytes, header: str | None, secret: str, *, now: float | None = None) -> None:
+    fields = signature_fields(header, header_name='X-AgentHost-Signature')
+    timestamps, signatures = fields.get('t', []), fields.get('v1', [])
+    if len(timestamps) != 1 or not TIMESTAMP_PATTERN.fullmatch(timestamps[0]) or not signatures:
         raise SignatureError('The X-AgentHost-Signature header is malformed; expected t=<unix>,v1=<hex>.')
     now = time.time() if now is None else now
     if abs(now - int(timestamps[0])) > TOLERANCE_SECONDS:
@@ -53,10 +75,11 @@ def verify_callback_signature(body: bytes, header: str | None, secret: str, *, n
 
 
 def verify_hub_signature(body: bytes, header: str | None, secret: str) -> None:
-    if not header or not header.startswith('sha256='):
-        raise SignatureError('The X-Hub-Signature-256 header is missing or malformed.')
-    expected = 'sha256=' + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(expected, header.strip()):
+    digests = signature_fields(header, header_name='X-Hub-Signature-256').get('sha256', [])
+    if len(digests) != 1:
+        raise SignatureError('The X-Hub-Signature-256 header is malformed; expected sha256=<hex>.')
+    expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected, digests[0]):
         raise SignatureError('The signature does not match; GITHUB_WEBHOOK_SECRET must equal the webhook\'s secret.')
 
 
@@ -73,16 +96,11 @@ def receive_callback(body: bytes, signature: str | None) -> dict:
 
 
 def parse_report(body: bytes) -> Report:
-    try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise DomainError('INVALID_JSON', f'The body is not valid JSON: {error}.') from None
-    if not isinstance(data, dict):
-        raise DomainError('INVALID_JSON', 'The body must be a JSON object.')
+    data = parse_json_object(body)
     job_id = data.get('job_id')
-    if isinstance(job_id, str) and job_id.isdigit():
+    if isinstance(job_id, str) and job_id.isascii() and job_id.isdigit():
         job_id = int(job_id)
-    if not isinstance(job_id, int) or isinstance(job_id, bool):
+    if not isinstance(job_id, int) or isinstance(job_id, bool) or not 0 < job_id <= MAX_ID:
         raise DomainError('INVALID_INPUT', 'job_id must be the job\'s number.', field='job_id')
     if data.get('status') not in CALLBACK_STATUSES:
         raise DomainError('INVALID_INPUT', f'status must be one of {", ".join(CALLBACK_STATUSES)}.', field='status')
@@ -91,7 +109,12 @@ def parse_report(body: bytes) -> Report:
         value = data.get(name)
         if value is not None and not isinstance(value, (str, int)):
             raise DomainError('INVALID_INPUT', f'{name} must be text.', field=name)
-        fields[name] = '' if value is None else str(value)[:2000]
+        text = '' if value is None else str(value)[:MESSAGE_LIMIT]
+        if problem := text_problem(text, multiline=name == 'message'):
+            raise DomainError('INVALID_INPUT', f'{name}: {problem}', field=name)
+        if len(text) > FIELD_LIMITS.get(name, MESSAGE_LIMIT):
+            raise DomainError('INVALID_INPUT', f'{name} must be at most {FIELD_LIMITS[name]} characters.', field=name)
+        fields[name] = text
     return Report(job_id=job_id, status=data['status'], **fields)
 
 
@@ -106,10 +129,11 @@ def receive_github_webhook(body: bytes, headers: dict[str, str]) -> dict:
     kind = headers.get('x-github-event', '').strip()
     if not delivery:
         raise DomainError('INVALID_INPUT', 'The X-GitHub-Delivery header is missing.', field='X-GitHub-Delivery')
-    try:
-        payload = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise DomainError('INVALID_JSON', f'The body is not valid JSON: {error}.') from None
+    for name, value, limit in (('X-GitHub-Delivery', delivery, 255), ('X-GitHub-Event', kind, 128)):
+        if len(value) > limit or text_problem(value):  # headers are not signed: bound what the columns hold
+            raise DomainError('INVALID_INPUT', f'The {name} header must be at most {limit} characters of text.',
+                              field=name)
+    payload = parse_json(body)
     logged = {name: value for name, value in headers.items() if name.startswith('x-github') or name == 'user-agent'}
     with db.atomic():
         stored = WebhookEvent.insert(source='github', event_id=delivery, type=kind, payload=body.decode()) \

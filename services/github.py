@@ -14,13 +14,15 @@ from email.utils import parsedate_to_datetime
 
 import httpx
 
+from models import MAX_ID
+
 from .errors import DomainError
 from .settings import Settings, get_settings
 
 API_VERSION = '2022-11-28'
 SECONDARY_LIMIT_WAIT = 60.0
 """GitHub's advice when a secondary rate limit names no wait: at least a minute (capped by our own maximum)."""
-RUN_NAME = re.compile(r'^agenthost (provision|deprovision) (\d+)$')
+RUN_NAME = re.compile(r'^agenthost (provision|deprovision) ([0-9]{1,19})$')
 FAILED_CONCLUSIONS = ('failure', 'cancelled', 'timed_out', 'startup_failure')
 
 
@@ -51,7 +53,9 @@ def run_name(action: str, job_id: int) -> str:
 def job_for_run_name(title: str) -> tuple[str, int] | None:
     """(action, job id) from a run's name, or None for runs that are not AgentHost's."""
     match = RUN_NAME.match(title.strip())
-    return (match.group(1), int(match.group(2))) if match else None
+    if not match or int(match.group(2)) > MAX_ID:
+        return None  # not a job id the database can hold: no job of ours
+    return match.group(1), int(match.group(2))
 
 
 def backoff_seconds(attempt: int, *, settings: Settings, wait: float | None = None) -> float:

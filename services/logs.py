@@ -6,13 +6,20 @@ request id is added by itself (`api/request_ids.py` puts it into `request_id`). 
 object per line; `text` writes `time level logger message key=value …`, tracebacks folded into the same line.
 
 Redaction happens on the handler, so it covers third-party loggers too: values of the secret settings, credential
-headers, bearer and API tokens, Stripe keys, signatures and anything that looks like `password=…`.
+headers, bearer and API tokens, Stripe keys, signatures and anything that looks like `password=…`. Control
+characters in any field are escaped (`\\n`, `\\x1b`), so no value can end a line early or paint the terminal.
+
+Browsers may report their console errors through NiceGUI's socket `log` event; anyone can open a page, so those
+lines are truncated and rate-limited (`limit_browser_logs`) before they reach the log.
 """
 import contextvars
 import json
 import logging
 import re
 import sys
+import threading
+import time
+import unicodedata
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from typing import TextIO
@@ -139,13 +146,31 @@ def _text_value(value: object) -> str:
     return json.dumps(text) if not text or any(c.isspace() or c == '"' for c in text) else text
 
 
+ESCAPES = {'\n': '\\n', '\r': '\\r', '\t': '\\t'}
+
+
+def escape_controls(text: str) -> str:
+    """Control characters, line and paragraph separators and lone surrogates as visible escapes; the rest as is."""
+    if text.isprintable() and text.isascii():
+        return text  # the common case, at C speed
+    return ''.join(_escaped(char) for char in text)
+
+
+def _escaped(char: str) -> str:
+    if char in ESCAPES:
+        return ESCAPES[char]
+    if unicodedata.category(char) in ('Cc', 'Cs', 'Zl', 'Zp'):
+        return f'\\x{ord(char):02x}' if ord(char) < 0x100 else f'\\u{ord(char):04x}'
+    return char
+
+
 class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         parts = [_timestamp(record), record.levelname, record.name, record.getMessage()]
         parts += [f'{key}={_text_value(value)}' for key, value in extra_fields(record).items()]
         if problem := _problem(record):
             parts.append(f'error={problem!r}')  # repr keeps a traceback on the event's one line
-        return ' '.join(str(part).replace('\n', '\\n') for part in parts)
+        return escape_controls(' '.join(str(part) for part in parts))
 
 
 class JsonFormatter(logging.Formatter):
@@ -154,7 +179,7 @@ class JsonFormatter(logging.Formatter):
                 'message': record.getMessage(), **extra_fields(record)}
         if problem := _problem(record):
             line['error'] = problem
-        return json.dumps(line, default=str)
+        return json.dumps(line, default=str)  # ASCII only: every control character leaves as a \\u escape
 
 
 class ContextThreadPool(ThreadPoolExecutor):
@@ -170,3 +195,61 @@ def carry_context_into_threads() -> None:
     if not isinstance(run.thread_pool, ContextThreadPool):
         previous, run.thread_pool = run.thread_pool, ContextThreadPool()
         previous.shutdown(wait=False)
+
+
+BROWSER_LOG_MAX_CHARS = 500
+BROWSER_LOG_WINDOW_SECONDS = 60.0
+BROWSER_LOG_PER_CLIENT = 10
+"""Lines one page may log per window: enough for a few real console errors."""
+BROWSER_LOG_TOTAL = 100
+"""Lines all pages together may log per window: many open pages cannot flood the log either."""
+BROWSER_LOG_LEVELS = {'debug': logging.DEBUG, 'info': logging.INFO, 'warning': logging.WARNING,
+                      'error': logging.ERROR}
+browser_log = logging.getLogger('nicegui.browser')
+
+
+class BrowserLogLimit:
+    """Fixed-window counts per client and in total; forgets everything each window, so it never grows."""
+
+    def __init__(self, *, per_client: int = BROWSER_LOG_PER_CLIENT, total: int = BROWSER_LOG_TOTAL,
+                 window: float = BROWSER_LOG_WINDOW_SECONDS) -> None:
+        self.per_client, self.total, self.window = per_client, total, window
+        self._lock = threading.Lock()
+        self._started = time.monotonic()
+        self._counts: dict[str, int] = {}
+        self._sum = 0
+        self.dropped = 0
+
+    def allow(self, client_id: str) -> bool:
+        with self._lock:
+            if time.monotonic() - self._started >= self.window:
+                self._started, self._counts, self._sum = time.monotonic(), {}, 0
+            if self._sum >= self.total or self._counts.get(client_id, 0) >= self.per_client:
+                self.dropped += 1
+                return False
+            self._counts[client_id] = self._counts.get(client_id, 0) + 1
+            self._sum += 1
+            return True
+
+
+browser_log_limit = BrowserLogLimit()
+
+
+def log_from_browser(_sid: str, msg: object) -> None:
+    """NiceGUI's socket `log` event, bounded: known pages only, known levels, truncated text, rate-limited."""
+    from nicegui import Client
+    if not isinstance(msg, dict) or not isinstance(msg.get('client_id'), str):
+        return
+    level = BROWSER_LOG_LEVELS.get(msg.get('level')) if isinstance(msg.get('level'), str) else None
+    if level is None or msg['client_id'] not in Client.instances or not browser_log_limit.allow(msg['client_id']):
+        return
+    text = str(msg.get('message', ''))
+    if len(text) > BROWSER_LOG_MAX_CHARS:
+        text = text[:BROWSER_LOG_MAX_CHARS] + f'… ({len(text) - BROWSER_LOG_MAX_CHARS} more characters dropped)'
+    browser_log.log(level, 'browser: %s', text, extra={'client_id': msg['client_id']})
+
+
+def limit_browser_logs() -> None:
+    """Put `log_from_browser` in place of NiceGUI's own handler, which logs whatever any page sends."""
+    from nicegui.nicegui import sio
+    sio.on('log', log_from_browser)

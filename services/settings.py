@@ -28,6 +28,8 @@ class Settings(BaseSettings):
                                               'empty means `sqlite:///<DATA_DIR>/agenthost.db`')
     host: str = Field('127.0.0.1', description='address the web server listens on')
     port: int = Field(8080, ge=1, le=65535, description='port the web server listens on')
+    header_timeout_seconds: float = Field(10.0, gt=0, description='a connection whose request headers take longer '
+                                                                  'to arrive is closed')
     public_url: str = Field('http://localhost:8080', description='how Stripe, GitHub and browsers reach this app')
     storage_secret: str = Field('', description='signs session cookies; generated once and kept in DATA_DIR '
                                                 'when unset')

@@ -1,7 +1,7 @@
 """peewee models on one base and one `DatabaseProxy`; the schema itself is built by `models/migrations/`."""
 from .agent import AGENT_STATUSES, COUNTED_STATUSES, EDITABLE_STATUSES, Agent
 from .billing import CompGrant, EntitlementLoss, StripeCustomer, Subscription
-from .database import MAX_ID, BaseModel, db, is_sqlite, migrate, open_database, utcnow
+from .database import MAX_ID, BaseModel, db, is_sqlite, migrate, open_database, utcnow, write_transaction
 from .jobs import FINISHED_JOB_STATUSES, JOB_STATUSES, OPEN_JOB_STATUSES, JobEvent, ProvisioningJob
 from .user import ApiToken, User
 from .webhooks import WebhookDelivery, WebhookEvent
@@ -12,4 +12,5 @@ ALL_MODELS = [User, ApiToken, Agent, StripeCustomer, Subscription, CompGrant, En
 __all__ = ['AGENT_STATUSES', 'MAX_ID', 'ALL_MODELS', 'COUNTED_STATUSES', 'EDITABLE_STATUSES', 'FINISHED_JOB_STATUSES',
            'JOB_STATUSES', 'OPEN_JOB_STATUSES', 'Agent', 'ApiToken', 'JobEvent', 'ProvisioningJob',
            'BaseModel', 'CompGrant', 'EntitlementLoss', 'StripeCustomer', 'Subscription', 'User',
-           'WebhookDelivery', 'WebhookEvent', 'db', 'is_sqlite', 'migrate', 'open_database', 'utcnow']
+           'WebhookDelivery', 'WebhookEvent', 'db', 'is_sqlite', 'migrate', 'open_database', 'utcnow',
+           'write_transaction']

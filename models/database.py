@@ -44,3 +44,11 @@ def migrate() -> list[str]:
 
 def is_sqlite() -> bool:
     return isinstance(db.obj, peewee.SqliteDatabase)
+
+
+def write_transaction() -> peewee._atomic:
+    """The transaction every writer opens. SQLite's default (deferred) transaction reads first and upgrades to a
+    write lock later, and SQLite refuses that upgrade at once with `database is locked` when another writer got in
+    between, without waiting out the busy timeout; `BEGIN IMMEDIATE` takes the write lock up front, so writers queue.
+    PostgreSQL needs nothing more (rows are locked with FOR UPDATE where it matters)."""
+    return db.atomic('IMMEDIATE') if is_sqlite() else db.atomic()

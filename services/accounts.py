@@ -5,7 +5,7 @@ import secrets
 
 from nicegui import run
 
-from models import ApiToken, User, db, utcnow
+from models import ApiToken, User, utcnow, write_transaction
 
 from . import events, login_limits, passwords
 from .errors import DomainError
@@ -56,7 +56,7 @@ def check_signup(*, email: str, password: str, address: str | None = None) -> st
 
 def insert_user(*, email: str, password_hash: str, is_admin: bool = False) -> User:
     """Store a checked sign-up; the first account on an empty database becomes the admin."""
-    with db.atomic():
+    with write_transaction():
         if User.select().where(User.email == email).exists():  # taken while the password was hashed
             raise email_taken()
         first = not User.select().exists()

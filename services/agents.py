@@ -1,7 +1,7 @@
 """Agents as their owners see them: the configuration rules shared by the wizard and the API, and CRUD."""
 import re
 
-from models import EDITABLE_STATUSES, Agent, User, db, utcnow
+from models import EDITABLE_STATUSES, Agent, User, utcnow, write_transaction
 
 from .errors import DomainError
 from .inputs import text_problem
@@ -77,7 +77,7 @@ def get_agent(*, owner: User, agent_id: int) -> Agent:
 
 def update_agent(*, owner: User, agent_id: int, data: object) -> Agent:
     fields = clean_fields(data, partial=True)
-    with db.atomic():
+    with write_transaction():
         agent = get_agent(owner=owner, agent_id=agent_id)
         if agent.status not in EDITABLE_STATUSES:
             raise AgentError('AGENT_NOT_EDITABLE', f'The agent is {agent.status}; stop it before changing its '

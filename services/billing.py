@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 from peewee import fn
 
 from models import (COUNTED_STATUSES, MAX_ID, Agent, CompGrant, EntitlementLoss, ProvisioningJob, StripeCustomer,
-                    Subscription, User, db, utcnow)
+                    Subscription, User, utcnow, write_transaction)
 
 from . import entitlements, notifications, provisioning, stripe_api
 from .errors import DomainError
@@ -183,7 +183,7 @@ def enforce_all_entitlements() -> int:
 
 def _queue_stop_for_billing(agent: Agent, reason: str) -> bool:
     """Record the loss once per agent (audit trail) and queue the agent's stop with the reason."""
-    with db.atomic():
+    with write_transaction():
         already = EntitlementLoss.select().where((EntitlementLoss.agent == agent)
                                                  & EntitlementLoss.handled_at.is_null()).exists()
         if not already:

@@ -13,7 +13,7 @@ import re
 import time
 import traceback
 
-from models import MAX_ID, WebhookDelivery, WebhookEvent, db, utcnow
+from models import MAX_ID, WebhookDelivery, WebhookEvent, utcnow, write_transaction
 
 from . import metrics, provisioning
 from .errors import DomainError
@@ -135,7 +135,7 @@ def receive_github_webhook(body: bytes, headers: dict[str, str]) -> dict:
                               field=name)
     payload = parse_json(body)
     logged = {name: value for name, value in headers.items() if name.startswith('x-github') or name == 'user-agent'}
-    with db.atomic():
+    with write_transaction():
         stored = WebhookEvent.insert(source='github', event_id=delivery, type=kind, payload=body.decode()) \
             .on_conflict_ignore().as_rowcount().execute()
         event = WebhookEvent.get((WebhookEvent.source == 'github') & (WebhookEvent.event_id == delivery))

@@ -23,6 +23,7 @@ from models import (
     db,
     is_sqlite,
     utcnow,
+    write_transaction,
 )
 
 from . import events, gate, metrics, notifications, servers
@@ -63,11 +64,6 @@ def callback_url() -> str:
 def dispatch_lease() -> timedelta:
     """How long a claimed dispatch may take (a run lookup, the dispatch, its fallback) before it counts as dead."""
     return timedelta(seconds=3 * get_settings().github_timeout_seconds + 1)
-
-
-def write_transaction():
-    """SQLite takes the write lock up front (no upgrade deadlocks); PostgreSQL locks rows with FOR UPDATE."""
-    return db.atomic('IMMEDIATE') if is_sqlite() else db.atomic()
 
 
 # --- what users ask for -------------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from datetime import timedelta
 import peewee
 import stripe
 
-from models import WebhookDelivery, WebhookEvent, db, utcnow
+from models import WebhookDelivery, WebhookEvent, utcnow, write_transaction
 
 from . import billing, events, metrics, notifications
 from .errors import DomainError
@@ -60,7 +60,7 @@ def receive(*, payload: bytes, signature: str | None, headers: dict[str, str]) -
         log.warning('stripe delivery refused: its signature does not verify with STRIPE_WEBHOOK_SECRET')
         raise WebhookError('BAD_SIGNATURE', f'The Stripe-Signature does not verify: {error}') from None
     kept = {name: value for name, value in headers.items() if name.lower() in RECORDED_HEADERS}
-    with db.atomic():
+    with write_transaction():
         inserted = (WebhookEvent.insert(source=SOURCE, event_id=event_id, type=event_type,
                                         object_key=_object_key(event), payload=payload.decode('utf-8'))
                     .on_conflict_ignore().as_rowcount().execute())

@@ -9,12 +9,13 @@ import asyncio
 import json
 import platform
 import statistics
+import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
 from tests.stripe_double import WEBHOOK_SECRET
 
-from . import burst, callback_browser, clients, deploy_dispatch, startup, webhook_ingest
+from . import browser, burst, callback_browser, clients, deploy_dispatch, startup, webhook_ingest
 from .servers import baseline_server
 from .world import world
 
@@ -126,6 +127,8 @@ def main() -> None:
     parser.add_argument('--runs', type=int, default=3, help='runs per row; each figure is their median')
     parser.add_argument('--client-runs', type=int, default=1, help='runs of the (slow) clients row')
     args = parser.parse_args()
+    if problem := browser.missing_browser():
+        sys.exit(problem)
     started = datetime.now(timezone.utc)
     results = {
         'webhook ingest': measure_webhook_ingest(args.runs),

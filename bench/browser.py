@@ -1,8 +1,10 @@
 """Headless system Chromium for the rows a person feels in the browser."""
+import os
 import tempfile
 import time
-from contextlib import contextmanager
 from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
@@ -11,18 +13,30 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
 
+CHROMIUM = Path('/usr/bin/chromium')
+CHROMEDRIVER = Path('/usr/bin/chromedriver')
 FLAGS = ('--headless=new', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic',
          '--no-first-run', '--disable-component-update', '--disable-sync', '--window-size=1280,900')
+
+
+def missing_browser() -> str | None:
+    """One line naming what the browser rows lack and how to get it, or None: checked before anything starts, so a
+    machine without Chromium learns it at once instead of from a driver traceback minutes in."""
+    missing = [str(path) for path in (CHROMIUM, CHROMEDRIVER) if not os.access(path, os.X_OK)]
+    if not missing:
+        return None
+    return (f'make bench needs {" and ".join(missing)}: install them with `apt-get install chromium chromium-driver` '
+            '(as root), then run make bench again.')
 
 
 @contextmanager
 def chromium() -> Iterator[WebDriver]:
     with tempfile.TemporaryDirectory(prefix='agenthost-bench-chromium-') as profile:
         options = webdriver.ChromeOptions()
-        options.binary_location = '/usr/bin/chromium'
+        options.binary_location = str(CHROMIUM)
         for flag in (*FLAGS, f'--user-data-dir={profile}'):
             options.add_argument(flag)
-        driver = webdriver.Chrome(service=Service(executable_path='/usr/bin/chromedriver'), options=options)
+        driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
         try:
             yield driver
         finally:

@@ -131,7 +131,7 @@ async def admin_page() -> None:
 
     async def show_checklist() -> None:
         checks = [*await run.io_bound(setup_checklist.stripe_checks), *await run.io_bound(setup_checklist.github_checks),
-                  *setup_checklist.config_checks()]
+                  *setup_checklist.config_checks(reached_at=str(ui.context.client.request.base_url))]
         checklist.clear()
         with checklist:
             for check in checks:

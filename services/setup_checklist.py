@@ -55,19 +55,43 @@ def github_checks() -> list[Check]:
     return checks
 
 
-def config_checks() -> list[Check]:
+def config_checks(*, reached_at: str | None = None) -> list[Check]:
+    """`reached_at` is the origin the admin's own browser used to reach this page (scheme, host and port, as the
+    proxy forwarded them): a PUBLIC_URL that differs sends Stripe, GitHub and users' browsers somewhere else."""
     settings = get_settings()
-    public = urlparse(settings.public_url)
-    local = public.hostname in ('localhost', '127.0.0.1', '::1')
-    https = public.scheme == 'https' or local
     return [
         Check('Callback secret', bool(settings.callback_secret),
               'set' if settings.callback_secret else 'CALLBACK_SECRET is unset: generate one (e.g. `openssl rand '
                                                      '-hex 32`) and store the same value as a secret of the '
                                                      'workflow repository.'),
-        Check('Public URL', https, f'{settings.public_url}' + ('' if https else ' is not https: Stripe and '
-                                                              'GitHub need an https PUBLIC_URL in production.')),
+        _check_public_url(settings.public_url, reached_at),
     ]
+
+
+def origin_of(url: str) -> str:
+    """`scheme://host[:port]` in lower case, without the scheme's default port."""
+    parts = urlparse(url.strip())
+    default_port = {'http': 80, 'https': 443}.get(parts.scheme)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    host = f'[{parts.hostname}]' if parts.hostname and ':' in parts.hostname else (parts.hostname or '')
+    return f'{parts.scheme.lower()}://{host}' + (f':{port}' if port and port != default_port else '')
+
+
+def _check_public_url(public_url: str, reached_at: str | None) -> Check:
+    public = urlparse(public_url)
+    https = public.scheme == 'https' or public.hostname in ('localhost', '127.0.0.1', '::1')
+    if reached_at and origin_of(public_url) != origin_of(reached_at):
+        return Check('Public URL', False, f'PUBLIC_URL is {public_url}, but this page was reached at '
+                                          f'{origin_of(reached_at)}: set PUBLIC_URL={origin_of(reached_at)} (the '
+                                          'address Stripe, GitHub and browsers use), or open AgentHost at its '
+                                          'public address.')
+    if not https:
+        return Check('Public URL', False, f'{public_url} is not https: Stripe and GitHub need an https PUBLIC_URL in '
+                                          'production.')
+    return Check('Public URL', True, public_url)
 
 
 def _check_key(key: str) -> Check:

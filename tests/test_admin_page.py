@@ -10,6 +10,10 @@ from tests.stripe_double import StripeDouble, stripe_double  # noqa: F401
 
 
 
+TEST_ORIGIN = 'http://test'
+"""Where NiceGUI's User fixture reaches the app."""
+
+
 async def admin_page_shows(user: User, text: str) -> None:
     """Sign in as an admin, open /admin, and wait for `text` (the checklist calls Stripe and GitHub first)."""
     await log_in_as_admin(user)
@@ -160,8 +164,19 @@ async def test_checklist_says_what_to_do_when_github_is_not_configured(user: Use
 
 
 async def test_checklist_wants_https_for_a_public_address(monkeypatch, user: User):
-    reconfigure(monkeypatch, PUBLIC_URL='http://agents.example.com')
+    reconfigure(monkeypatch, PUBLIC_URL=TEST_ORIGIN)
     await admin_page_shows(user, 'is not https')
+
+
+async def test_checklist_names_a_public_url_other_than_the_address_the_page_was_reached_at(monkeypatch, user: User):
+    reconfigure(monkeypatch, PUBLIC_URL='https://agents.example.com')
+    await admin_page_shows(user, f'this page was reached at {TEST_ORIGIN}: set PUBLIC_URL={TEST_ORIGIN}')
+
+
+async def test_checklist_accepts_a_public_url_that_matches_the_address_the_page_was_reached_at(monkeypatch, user: User):
+    reconfigure(monkeypatch, PUBLIC_URL=f'{TEST_ORIGIN}:80/')
+    await admin_page_shows(user, 'Public URL')
+    await user.should_not_see('this page was reached at')
 
 
 async def test_admin_reprocesses_a_stored_github_delivery(github, user: User):

@@ -2,7 +2,7 @@ VENV := .venv
 PYTHON := $(VENV)/bin/python
 SYSTEM_PYTHON ?= python3
 
-.PHONY: run test install binary smoke-test bench screenshots clean
+.PHONY: run test lint install binary smoke-test bench screenshots clean
 
 $(VENV)/.installed: pyproject.toml
 	$(SYSTEM_PYTHON) -m venv $(VENV)
@@ -14,6 +14,10 @@ $(VENV)/.binary-installed: $(VENV)/.installed
 	$(PYTHON) -m pip install --quiet '.[binary]'
 	touch $@
 
+$(VENV)/.lint-installed: $(VENV)/.installed
+	$(PYTHON) -m pip install --quiet '.[lint]'
+	touch $@
+
 install: $(VENV)/.installed
 
 run: install  ## serve on http://localhost:8080 (SQLite under ./data/)
@@ -21,6 +25,12 @@ run: install  ## serve on http://localhost:8080 (SQLite under ./data/)
 
 test: install  ## the whole suite; DATABASE_URL=postgresql://… runs it on PostgreSQL
 	$(PYTHON) -m pytest -q
+
+lint: $(VENV)/.lint-installed  ## ruff (rules, then format), mypy and hadolint, at the versions pinned in pyproject.toml
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/hadolint deploy/docker/Dockerfile
 
 # nicegui-pack runs `python -m PyInstaller` with whatever `python` is first on PATH: put the venv's first.
 # static/ and the migrations (peewee's runner loads them from disk by path) travel inside the binary.

@@ -487,10 +487,17 @@ def apply_report(report: Report) -> tuple[ProvisioningJob, bool]:
             Job.update(**fields).where(Job.id == job.id).execute()
             _event(job.id, step, message)
         else:
+            final = steps_of(job)[-1] if report.status == 'succeeded' else 'failed'
+            own_step = bool(report.step) and report.step != final
+            if own_step and report.step in steps_of(job) and steps_of(job).index(report.step) > _step_index(job):
+                fields['step'] = report.step
             Job.update(**fields).where(Job.id == job.id).execute()
             job = Job.get_by_id(job.id)
+            if own_step and not JobEvent.select().where((JobEvent.job == job.id)
+                                                        & (JobEvent.step == report.step)).exists():
+                _event(job.id, report.step, message)  # the callback's own step first, then the final one
             if report.status == 'succeeded':
-                _finish(job, 'succeeded', message=message)
+                _finish(job, 'succeeded', message=_default_message('succeeded', final) if own_step else message)
             else:
                 _finish(job, 'failed', error=message + (f' ({job.run_url})' if job.run_url else ''))
     job = Job.get_by_id(job.id)

@@ -35,7 +35,7 @@ def declared_inputs() -> set[str]:
     return set(triggers['workflow_dispatch']['inputs'])
 
 
-def _github_time(moment: datetime) -> str:
+def github_time(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
 
 
@@ -53,7 +53,7 @@ def created_matches(created_at: str, query: str) -> bool:
     if '..' in query:
         low, high = query.split('..', 1)
         return (low == '*' or at >= _parse_time(low)) and (high == '*' or at <= _parse_time(high))
-    return _github_time(at)[:10] == query[:10]
+    return github_time(at)[:10] == query[:10]
 
 
 @dataclass
@@ -169,7 +169,7 @@ class GitHubDouble:
 
     def set_run(self, run_id: int, *, status: str, conclusion: str | None = None) -> dict:
         run = self.runs[run_id]
-        run.update(status=status, conclusion=conclusion, updated_at=_github_time(datetime.now(timezone.utc)))
+        run.update(status=status, conclusion=conclusion, updated_at=github_time(datetime.now(timezone.utc)))
         return run
 
     # --- webhooks ------------------------------------------------------------------------------------------------
@@ -309,7 +309,7 @@ class GitHubDouble:
         with self.lock:
             self.next_run_id += 1
             run_id = self.next_run_id
-        now = _github_time(datetime.now(timezone.utc))
+        now = github_time(datetime.now(timezone.utc))
         run = {'id': run_id, 'name': 'AgentHost provisioning', 'node_id': f'WFR_kwLO{run_id}',
                'head_branch': 'main', 'head_sha': '6dcb09b5b57875f334f61aebed695e2e4193db5e',
                'path': WORKFLOW_PATH, 'display_title': f'agenthost {inputs.get("action")} {inputs.get("job_id")}',

@@ -1,16 +1,19 @@
 """The GitHub client's rules: the run lookup's time window, GitHub's rate-limit reset, back-off with jitter."""
+import random
 import time
 from datetime import datetime, timedelta, timezone
 
+import httpx
 import pytest
 from nicegui.testing import User
 
 from models import ProvisioningJob
 from services import github as github_service
 from services.github import GitHub, GitHubError, backoff_seconds
-from services.settings import Settings
+from services.settings import Settings, configure
+from tests.factories import make_agent
 from tests.github_double import Answer, GitHubDouble, github_time
-from tests.provisioning_support import dispatched_job, github, headers, owner  # noqa: F401
+from tests.provisioning_support import deploy, dispatched_job, eventually, github, headers, owner  # noqa: F401
 
 
 def test_the_run_lookup_asks_github_only_for_runs_created_since_shortly_before_the_dispatch(github: GitHubDouble):
@@ -66,7 +69,6 @@ def test_dispatch_retries_back_off_exponentially_with_full_jitter_up_to_the_maxi
 
 
 def test_back_off_is_spread_by_the_random_source(monkeypatch):
-    import random
     monkeypatch.setattr(github_service, 'random', random.Random(10))
     settings = Settings(github_retry_base_seconds=2, github_retry_max_seconds=30)
     delays = {backoff_seconds(4, settings=settings) for _ in range(20)}
@@ -82,3 +84,31 @@ async def test_a_job_and_its_agent_have_exactly_the_documented_json_keys(dispatc
     assert set(agent['job']) == {'id', 'kind', 'status', 'attempts', 'last_error', 'run_id', 'run_url',
                                  'created_at', 'updated_at'}
     assert agent['job']['id'] == dispatched_job.id
+
+
+async def test_a_dispatch_to_a_branch_github_does_not_know_fails_with_what_to_fix(github: GitHubDouble, user: User,
+                                                                                  owner, headers, monkeypatch):
+    monkeypatch.setenv('GITHUB_REF', 'no-such-branch')
+    configure(Settings())
+    job_id = (await deploy(user, make_agent(owner), headers))['id']
+    job = await eventually(lambda: (job := ProvisioningJob.get_by_id(job_id)).status == 'failed' and job, 'the refusal')
+    assert 'GitHub answered 422' in job.last_error and 'GITHUB_REF (no-such-branch)' in job.last_error
+    assert [d.answered for d in github.dispatches] == [422]
+
+
+def test_the_double_fails_the_test_when_its_own_code_raises():
+    double = GitHubDouble()
+    try:
+        httpx.post(f'{double.url}/repos/acme/infra/actions/workflows/provision-agent.yml/dispatches',
+                   content=b'{not json', headers={'Authorization': 'Bearer ghp_test_token'}, timeout=5)
+    except httpx.HTTPError:
+        pass
+    with pytest.raises(AssertionError, match='JSONDecodeError'):
+        double.close()
+
+
+def test_the_double_refuses_inputs_the_workflow_does_not_declare(github: GitHubDouble):
+    response = httpx.post(f'{github.url}/repos/acme/infra/actions/workflows/provision-agent.yml/dispatches',
+                          json={'ref': 'main', 'inputs': {'job_id': '1', 'secret': 'x'}},
+                          headers={'Authorization': 'Bearer ghp_test_token'}, timeout=5)
+    assert response.status_code == 422 and 'secret' in response.json()['message']

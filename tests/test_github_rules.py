@@ -112,3 +112,15 @@ def test_the_double_refuses_inputs_the_workflow_does_not_declare(github: GitHubD
                           json={'ref': 'main', 'inputs': {'job_id': '1', 'secret': 'x'}},
                           headers={'Authorization': 'Bearer ghp_test_token'}, timeout=5)
     assert response.status_code == 422 and 'secret' in response.json()['message']
+
+
+@pytest.mark.parametrize(('run', 'workflow', 'matches'), [
+    ({'path': '.github/workflows/provision-agent.yml', 'workflow_id': 161335}, 'provision-agent.yml', True),
+    ({'path': '.github/workflows/provision-agent.yml@main', 'workflow_id': 161335}, 'provision-agent.yml', True),
+    ({'path': '.github/workflows/other.yml', 'workflow_id': 7}, 'provision-agent.yml', False),
+    ({'path': '.github/workflows/provision-agent.yml', 'workflow_id': 161335}, '161335', True),
+    ({'path': '.github/workflows/provision-agent.yml', 'workflow_id': 7}, '161335', False),
+    ({}, 'provision-agent.yml', False),
+])
+def test_a_run_belongs_to_the_configured_workflow_by_its_path_or_id(run, workflow, matches):
+    assert github_service.is_configured_workflow(run, workflow) is matches

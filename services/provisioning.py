@@ -489,8 +489,6 @@ def apply_report(report: Report) -> tuple[ProvisioningJob, bool]:
         else:
             final = steps_of(job)[-1] if report.status == 'succeeded' else 'failed'
             own_step = bool(report.step) and report.step != final
-            if own_step and report.step in steps_of(job) and steps_of(job).index(report.step) > _step_index(job):
-                fields['step'] = report.step
             Job.update(**fields).where(Job.id == job.id).execute()
             job = Job.get_by_id(job.id)
             if own_step and not JobEvent.select().where((JobEvent.job == job.id)

@@ -165,7 +165,7 @@ async def test_a_failed_callback_with_its_own_step_keeps_that_step_before_the_fa
     assert (await post(user, body, headers)).json()['changed'] is True
     added = timeline_of(job)[len(before):]
     assert [step for step, _ in added] == ['agent_starting', 'failed']
-    assert reload(job).step == 'agent_starting'
+    assert added[0] == ('agent_starting', 'Image pull failed')
 
 
 async def test_a_succeeded_callback_naming_the_final_step_records_it_once(job: ProvisioningJob, user: User):

@@ -58,6 +58,17 @@ def job_for_run_name(title: str) -> tuple[str, int] | None:
     return match.group(1), int(match.group(2))
 
 
+def is_configured_workflow(run: dict, workflow: str) -> bool:
+    """Whether a run (as GitHub sends it) belongs to `workflow`: a file name matches the run's path, a number its id.
+
+    A run's title alone proves nothing: any workflow in the repository may choose the same run-name.
+    """
+    if workflow.isdigit():
+        return str(run.get('workflow_id') or '') == workflow
+    path = str(run.get('path') or '').split('@', 1)[0]
+    return bool(path) and path.rsplit('/', 1)[-1] == workflow.rsplit('/', 1)[-1]
+
+
 def backoff_seconds(attempt: int, *, settings: Settings, wait: float | None = None) -> float:
     """Exponential back-off with full jitter for the `attempt`-th failure; GitHub's own wait always wins."""
     ceiling = min(settings.github_retry_max_seconds, settings.github_retry_base_seconds * 2 ** max(0, attempt - 1))

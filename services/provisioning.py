@@ -29,7 +29,8 @@ from models import (
 from . import events, gate, metrics, notifications, servers
 from .agents import AgentError
 from .errors import DomainError
-from .github import FAILED_CONCLUSIONS, GitHub, GitHubError, Run, backoff_seconds, job_for_run_name
+from .github import (FAILED_CONCLUSIONS, GitHub, GitHubError, Run, backoff_seconds, is_configured_workflow,
+                     job_for_run_name)
 from .settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -485,10 +486,15 @@ def apply_report(report: Report) -> tuple[ProvisioningJob, bool]:
             Job.update(**fields).where(Job.id == job.id).execute()
             _event(job.id, step, message)
         else:
+            final = steps_of(job)[-1] if report.status == 'succeeded' else 'failed'
+            own_step = bool(report.step) and report.step != final
             Job.update(**fields).where(Job.id == job.id).execute()
             job = Job.get_by_id(job.id)
+            if own_step and not JobEvent.select().where((JobEvent.job == job.id)
+                                                        & (JobEvent.step == report.step)).exists():
+                _event(job.id, report.step, message)  # the callback's own step first, then the final one
             if report.status == 'succeeded':
-                _finish(job, 'succeeded', message=message)
+                _finish(job, 'succeeded', message=_default_message('succeeded', final) if own_step else message)
             else:
                 _finish(job, 'failed', error=message + (f' ({job.run_url})' if job.run_url else ''))
     job = Job.get_by_id(job.id)
@@ -500,7 +506,9 @@ def apply_workflow_run(payload: dict) -> str:
     """GitHub's `workflow_run` webhook: the safety net for runs that die without reporting. Returns what it did."""
     run = payload.get('workflow_run') or {}
     repository = (payload.get('repository') or {}).get('full_name', '')
-    if not run or repository.lower() != get_settings().github_repository.lower():
+    settings = get_settings()
+    if not run or repository.lower() != settings.github_repository.lower() \
+            or not is_configured_workflow(run, settings.github_workflow):
         return 'ignored'
     run_id, html_url = str(run.get('id', '')), str(run.get('html_url') or '')
     named = job_for_run_name(str(run.get('display_title') or run.get('name') or ''))
@@ -512,6 +520,8 @@ def apply_workflow_run(payload: dict) -> str:
         if job is None:
             return 'ignored'
         job = _locked_job(job.id)
+        if job.run_id and job.run_id != run_id:
+            return 'ignored'  # the job knows its run: a namesake run is someone else's
         if job.run_id is None and run_id:
             Job.update(run_id=run_id, run_url=html_url or None).where(Job.id == job.id).execute()
         if job.status in FINISHED_JOB_STATUSES:

@@ -10,12 +10,14 @@ from collections.abc import Callable, Iterator
 from datetime import timedelta
 
 import pytest
+from nicegui import background_tasks
 from nicegui.testing import User
 
 from models import Agent, ProvisioningJob
 from models import User as Account
 from services import callbacks
 from services import github as github_service
+from services.scheduler import dispatcher
 from services.settings import Settings, configure
 from tests.factories import make_agent, make_entitled_user, make_token
 from tests.github_double import REPOSITORY, GitHubDouble
@@ -64,6 +66,14 @@ async def eventually(predicate: Callable[[], object], what: str, timeout: float 
         if time.monotonic() > deadline:
             pytest.fail(f'waited {timeout:.0f} s for {what}', pytrace=False)
         await asyncio.sleep(0.02)
+
+
+async def dispatcher_idle() -> None:
+    """Wait until the dispatcher has finished all it was asked to do: no pass and no job under way."""
+    def idle() -> bool:
+        return not dispatcher.passes.running and not any(
+            task.get_name().startswith('provisioning') and not task.done() for task in background_tasks.running_tasks)
+    await eventually(idle, 'the dispatcher to finish its work')
 
 
 def job_of(agent: Agent) -> ProvisioningJob:

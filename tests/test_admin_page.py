@@ -4,6 +4,7 @@ from nicegui.testing import User
 from models import CompGrant, WebhookEvent
 from services import accounts, billing, provisioning, stripe_webhooks
 from tests.factories import PASSWORD, make_agent, make_entitled_user, make_user
+from tests.github_double import Answer
 from tests.pages_support import log_in, log_in_as_admin
 from tests.provisioning_support import eventually, github, job_of, reload, signed_callback  # noqa: F401
 from tests.stripe_double import StripeDouble, stripe_double  # noqa: F401
@@ -99,7 +100,7 @@ async def test_admin_cancels_an_open_job(github, user: User):
     await log_in_as_admin(user)
     customer = make_entitled_user('customer@example.com')
     agent = make_agent(customer)
-    github.fail_next(*[(503, {})] * 50)  # keep the job open while the admin looks
+    github.fail_next(*[Answer(503, message='Service Unavailable')] * 50)  # keep the job open while the admin looks
     provisioning.request_deploy(owner=customer, agent_id=agent.id)
     job = job_of(agent)
     await user.open('/admin')

@@ -129,3 +129,47 @@ def test_the_github_signature_matches_githubs_own_test_vector():
     with pytest.raises(SignatureError):
         callbacks.verify_hub_signature(b'Hello, World?', 'sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4'
                                        '379c8b043e17', "It's a Secret to Everybody")
+
+
+def timeline_of(job: ProvisioningJob) -> list[tuple[str, str]]:
+    return [(event.step, event.message) for event in
+            JobEvent.select().where(JobEvent.job == job.id).order_by(JobEvent.id)]
+
+
+async def test_a_final_callback_with_its_own_step_keeps_that_step_before_the_final_one(job: ProvisioningJob,
+                                                                                       user: User):
+    before = timeline_of(job)
+    for status, step, message in (('progress', 'server_created', 'Server 7 created'),
+                                  ('succeeded', 'health_check', 'Agent answers on port 443')):
+        body, headers = signed_callback(job.id, status, step=step, message=message)
+        assert (await post(user, body, headers)).json()['changed'] is True
+    added = timeline_of(job)[len(before):]
+    assert [step for step, _ in added] == ['server_created', 'health_check', 'running']
+    assert added[1] == ('health_check', 'Agent answers on port 443')
+    assert reload(job).status == 'succeeded'
+
+
+async def test_a_final_callback_repeating_an_earlier_step_adds_only_the_final_step(job: ProvisioningJob,
+                                                                                   user: User):
+    before = timeline_of(job)
+    for status in ('progress', 'succeeded'):
+        body, headers = signed_callback(job.id, status, step='agent_starting', message='Agent starting')
+        assert (await post(user, body, headers)).json()['changed'] is True
+    assert [step for step, _ in timeline_of(job)[len(before):]] == ['agent_starting', 'running']
+
+
+async def test_a_failed_callback_with_its_own_step_keeps_that_step_before_the_failure(job: ProvisioningJob,
+                                                                                      user: User):
+    before = timeline_of(job)
+    body, headers = signed_callback(job.id, 'failed', step='agent_starting', message='Image pull failed')
+    assert (await post(user, body, headers)).json()['changed'] is True
+    added = timeline_of(job)[len(before):]
+    assert [step for step, _ in added] == ['agent_starting', 'failed']
+    assert added[0] == ('agent_starting', 'Image pull failed')
+
+
+async def test_a_succeeded_callback_naming_the_final_step_records_it_once(job: ProvisioningJob, user: User):
+    before = timeline_of(job)
+    body, headers = signed_callback(job.id, 'succeeded', step='running', message='Up at 203.0.113.7')
+    assert (await post(user, body, headers)).json()['changed'] is True
+    assert timeline_of(job)[len(before):] == [('running', 'Up at 203.0.113.7')]

@@ -113,3 +113,56 @@ async def test_without_a_webhook_secret_the_endpoint_answers_503(user: User):
     response = await user.http_client.post(URL, content=b'{}', headers={'X-Hub-Signature-256': 'sha256=00'})
     assert response.status_code == 503
     assert not WebhookEvent.select().exists()
+
+
+async def test_a_run_of_another_workflow_with_a_matching_title_is_ignored(github: GitHubDouble, user: User):
+    github.default = Answer(204)  # the job does not know its run: only the workflow tells the runs apart
+    owner = make_entitled_user('owner@example.com')
+    agent = make_agent(owner)
+    job_id = (await user.http_client.post(f'/api/agents/{agent.id}/deploy', headers=make_token(owner))) \
+        .json()['job']['id']
+    await eventually(lambda: ProvisioningJob.get_by_id(job_id).status == 'dispatched', 'the dispatch')
+    namesake = github.add_run(path='.github/workflows/other.yml', workflow_id=999, name='Other',
+                              display_title=f'agenthost provision {job_id}', status='completed', conclusion='failure')
+    body, headers = github.workflow_run_delivery(namesake, 'completed')
+    assert (await user.http_client.post(URL, content=body, headers=headers)).json()['result'] == 'ignored'
+    job = ProvisioningJob.get_by_id(job_id)
+    assert (job.status, job.run_id) == ('dispatched', None)
+
+
+async def test_a_run_of_the_workflow_by_numeric_id_is_matched(github: GitHubDouble, user: User, job: ProvisioningJob,
+                                                              monkeypatch):
+    from services.settings import Settings, configure
+    monkeypatch.setenv('GITHUB_WORKFLOW', str(run_of(github, job)['workflow_id']))
+    configure(Settings())
+    run = github.set_run(int(job.run_id), status='completed', conclusion='failure')
+    body, headers = github.workflow_run_delivery(run, 'completed')
+    assert (await user.http_client.post(URL, content=body, headers=headers)).json()['result'] == 'processed'
+    assert reload(job).status == 'failed'
+
+
+async def test_a_run_of_another_workflow_id_is_ignored_when_the_workflow_is_set_by_id(github: GitHubDouble,
+                                                                                      user: User,
+                                                                                      job: ProvisioningJob,
+                                                                                      monkeypatch):
+    from services.settings import Settings, configure
+    monkeypatch.setenv('GITHUB_WORKFLOW', '161335')
+    configure(Settings())
+    run = github.set_run(int(job.run_id), status='completed', conclusion='failure')
+    run['workflow_id'] = 424242
+    body, headers = github.workflow_run_delivery(run, 'completed')
+    assert (await user.http_client.post(URL, content=body, headers=headers)).json()['result'] == 'ignored'
+    assert reload(job).status == 'dispatched'
+
+
+async def test_a_namesake_run_of_the_same_workflow_is_ignored_once_the_job_knows_its_run(github: GitHubDouble,
+                                                                                         user: User,
+                                                                                         job: ProvisioningJob):
+    known_run_id = job.run_id
+    assert known_run_id is not None
+    namesake = github.add_run(display_title=f'agenthost provision {job.id}', status='completed',
+                              conclusion='failure')
+    body, headers = github.workflow_run_delivery(namesake, 'completed')
+    assert (await user.http_client.post(URL, content=body, headers=headers)).json()['result'] == 'ignored'
+    job = reload(job)
+    assert (job.status, job.run_id) == ('dispatched', known_run_id)

@@ -138,7 +138,9 @@ def test_a_server_killed_while_dispatching_dispatches_nothing_twice_after_restar
     assert job.run_id == str(runs[0]['id'])
     assert len(github.dispatches) == (1 if reached_github else 2)
     assert JobEvent.select().where((JobEvent.job == job_id) & (JobEvent.step == 'reconciling')).exists()
-    time.sleep(0.5)  # nothing more may follow
+    stop(server.process)  # a graceful stop lets the dispatcher finish all work under way: nothing more can follow
+    assert server.process.returncode is not None
     assert len(github.runs_for(job_id)) == 1
+    assert len(github.dispatches) == (1 if reached_github else 2)
     output = log_tail(server.log, lines=300)
     assert 'Traceback' not in output, output

@@ -7,8 +7,8 @@ from models import Agent, JobEvent, ProvisioningJob
 from services import provisioning
 from tests.factories import make_agent, make_entitled_user, make_token
 from tests.github_double import GitHubDouble
-from tests.provisioning_support import (deploy, eventually, github, headers, make_silent, owner,  # noqa: F401
-                                        post_report, reload, wait_dispatched)
+from tests.provisioning_support import (deploy, dispatcher_idle, eventually, github, headers,  # noqa: F401
+                                        make_silent, owner, post_report, reload, wait_dispatched)
 
 
 async def test_deploy_dispatches_the_workflow_once_with_the_spec_body(github: GitHubDouble, user: User, owner,
@@ -96,7 +96,7 @@ async def test_concurrent_deploy_clicks_create_one_job_and_one_dispatch(github: 
     assert len({response.json()['job']['id'] for response in responses}) == 1
     job_id = responses[0].json()['job']['id']
     await wait_dispatched(job_id)
-    await asyncio.sleep(0.2)  # give any duplicate a chance to show up
+    await dispatcher_idle()  # every click's wake-up has run: a duplicate would be here by now
     assert ProvisioningJob.select().count() == 1
     assert len(github.dispatches) == 1 and len(github.runs) == 1
 

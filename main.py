@@ -66,6 +66,7 @@ from api import server_limits  # noqa: E402
 from api import stripe_webhook as stripe_webhook_api  # noqa: E402
 from api.request_ids import RequestIds  # noqa: E402
 from api.request_limits import BodySizeLimit  # noqa: E402
+from api.security_headers import SecurityHeaders  # noqa: E402
 from services import scheduler as provisioning_scheduler  # noqa: E402
 from services import accounts, backups, billing, loop_lag, stripe_webhooks, stripe_worker  # noqa: E402
 from services.errors import DomainError  # noqa: E402
@@ -89,8 +90,9 @@ app.on_startup(loop_lag.monitor.start)  # agenthost_event_loop_lag_max_seconds o
 app.on_shutdown(loop_lag.monitor.shutdown)
 app.on_startup(stripe_worker.worker.start)  # Stripe events: processed after the answer, retried, survive restarts
 app.on_shutdown(stripe_worker.worker.shutdown)
+app.add_middleware(SecurityHeaders)  # CSP, nosniff, frame and referrer policy, HSTS when PUBLIC_URL is https
 app.add_middleware(RequestIds)  # outermost: X-Request-ID on every response, request id on every log line
-fast_lane.install(app, machine_middleware=(BodySizeLimit, RequestIds))  # no browser session
+fast_lane.install(app, machine_middleware=(BodySizeLimit, SecurityHeaders, RequestIds))  # no browser session
 app.on_startup(logs.carry_context_into_threads)  # run.io_bound work logs the request id of its request
 logs.limit_browser_logs()  # socket.io `log` event from any page: truncated and rate-limited
 STATIC_DIR = str(CODE_DIR / 'static')

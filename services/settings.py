@@ -63,6 +63,8 @@ class Settings(BaseSettings):
     billing_grace_days: int = Field(3, ge=0, description='how long `past_due` still counts as entitled')
     data_dir: Path = Field(Path('data'), description='folder for the SQLite database, storage secret and '
                                                      'NiceGUI storage')
+    metrics_token: str = Field('', description='bearer token `GET /metrics` requires; unset means no token (keep '
+                                               '/metrics off the public internet at the proxy)')
     log_format: Literal['text', 'json'] = Field('text', description='log lines as `text` or `json`')
     smtp_url: str = Field('', description='`smtp://user:pass@host:port` (STARTTLS when offered) or `smtps://…` '
                                           '(TLS) for notifications; unset means no mail')

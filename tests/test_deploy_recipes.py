@@ -1,8 +1,19 @@
 import configparser
+import contextlib
 import re
+import shutil
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import httpx
+import pytest
+
 from services.settings import Settings
+from tests.live_server import free_port
 
 DEPLOY = Path(__file__).parent.parent / 'deploy'
 
@@ -31,3 +42,59 @@ def test_caddy_proxies_to_the_default_address_of_the_app():
     caddyfile = (DEPLOY / 'caddy' / 'Caddyfile').read_text()
     defaults = Settings(_env_file=None)
     assert f'reverse_proxy {defaults.host}:{defaults.port}' in caddyfile
+
+
+@pytest.fixture
+def upstream() -> Iterator[str]:
+    """A stand-in for the app: answers 200 with its path, so a test sees what the proxy let through."""
+    class Echo(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802  (the stdlib's naming)
+            body = f'app saw {self.path}'.encode()
+            self.send_response(200)
+            self.send_header('Content-Length', str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(('127.0.0.1', 0), Echo)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f'127.0.0.1:{server.server_address[1]}'
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.skipif(not shutil.which('caddy'), reason='needs the caddy binary')
+def test_caddy_keeps_metrics_off_the_internet_and_proxies_the_rest(upstream: str, tmp_path: Path):
+    port = free_port()
+    recipe = ((DEPLOY / 'caddy' / 'Caddyfile').read_text()
+              .replace('agents.example.com {', f'http://127.0.0.1:{port} {{')
+              .replace('127.0.0.1:8080', upstream)
+              .replace('/var/log/caddy/agenthost-access.log', str(tmp_path / 'access.log'))
+              .replace('email ops@example.com', 'email ops@example.com\n\tadmin off'))
+    (tmp_path / 'Caddyfile').write_text(recipe)
+    caddy = subprocess.Popen(['caddy', 'run', '--config', str(tmp_path / 'Caddyfile'), '--adapter', 'caddyfile'],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        with httpx.Client(base_url=f'http://127.0.0.1:{port}', timeout=2) as client:
+            healthz = wait_for_answer(client, '/healthz', caddy)
+            assert healthz.status_code == 200 and healthz.text == 'app saw /healthz'
+            for path in ('/metrics', '/metrics?format=x', '/metrics/'):
+                response = client.get(path)
+                assert response.status_code == 404 and 'app saw' not in response.text, path
+    finally:
+        caddy.terminate()
+        caddy.wait(timeout=10)
+
+
+def wait_for_answer(client: httpx.Client, path: str, caddy: subprocess.Popen) -> httpx.Response:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        assert caddy.poll() is None, 'caddy exited: the recipe does not load'
+        with contextlib.suppress(httpx.TransportError):
+            return client.get(path)
+        time.sleep(0.1)  # bounded by the deadline: waiting for caddy to listen
+    pytest.fail('caddy did not answer within 20 s')

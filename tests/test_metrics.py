@@ -6,6 +6,7 @@ from nicegui.testing import User
 
 from models import db
 from services import metrics
+from services.settings import Settings, configure
 from tests.stripe_double import StripeDouble, deliver, stripe_double  # noqa: F401
 
 METRIC_NAMES = ('agenthost_webhook_deliveries_total', 'agenthost_jobs', 'agenthost_dispatch_attempts_total',
@@ -83,3 +84,18 @@ def test_provisioning_code_can_observe_the_dispatch_and_duration_metrics():
     assert metrics.registry.get_sample_value('agenthost_dispatch_attempts_total', {'outcome': 'retried'}) == \
         attempts + 1
     assert metrics.registry.get_sample_value('agenthost_provisioning_duration_seconds_bucket', {'le': '300.0'}) >= 1
+
+
+async def test_metrics_with_a_token_setting_refuse_a_scrape_without_it(user: User, monkeypatch):
+    monkeypatch.setenv('METRICS_TOKEN', 'scrape-secret')
+    configure(Settings())
+    assert (await user.http_client.get('/metrics')).status_code == 401
+    wrong = await user.http_client.get('/metrics', headers={'Authorization': 'Bearer scrape-other'})
+    assert wrong.status_code == 401
+
+
+async def test_metrics_with_a_token_setting_answer_that_bearer_token(user: User, monkeypatch):
+    monkeypatch.setenv('METRICS_TOKEN', 'scrape-secret')
+    configure(Settings())
+    response = await user.http_client.get('/metrics', headers={'Authorization': 'Bearer scrape-secret'})
+    assert response.status_code == 200 and '# TYPE agenthost_jobs ' in response.text

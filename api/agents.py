@@ -6,7 +6,7 @@ from fastapi import APIRouter, Header, Path, Request
 from nicegui import run
 
 from models import MAX_ID, Agent, JobEvent, ProvisioningJob
-from services import agents, provisioning
+from services import agents, failure_reasons, provisioning
 
 from .auth import CurrentUser
 from .bodies import read_json
@@ -22,10 +22,12 @@ def iso(moment: datetime | None) -> str | None:
 
 
 def job_to_json(job: ProvisioningJob | None) -> dict | None:
+    """The customer's view: a plain reason, no link into the operator's infrastructure (admins see both on /admin)."""
     if job is None:
         return None
     return {'id': job.id, 'kind': job.kind, 'status': job.status, 'attempts': job.attempts,
-            'last_error': job.last_error or None, 'run_id': job.run_id, 'run_url': job.run_url,
+            'last_error': failure_reasons.job_error(job, details=False) or None, 'run_id': job.run_id,
+            'run_url': failure_reasons.run_link(job, details=False),
             'created_at': iso(job.created_at), 'updated_at': iso(job.updated_at)}
 
 

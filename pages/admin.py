@@ -1,7 +1,7 @@
 """`/admin`: setup checklist, accounts with comp grants, and webhook events with Reprocess (admins only)."""
 from nicegui import run, ui
 
-from services import admin, billing, plans, setup_checklist
+from services import admin, billing, failure_reasons, plans, setup_checklist
 from services.errors import DomainError
 
 from .frame import frame, guarded, signed_in_user
@@ -79,8 +79,8 @@ async def admin_page() -> None:
                 with ui.expansion(title).classes('w-full').mark(f'job-{job.id}'):
                     if job.last_error:
                         ui.label(job.last_error).classes('text-negative text-sm')
-                    if job.run_url:
-                        ui.link('Workflow run', job.run_url, new_tab=True)
+                    if run_url := failure_reasons.run_link(job, details=True):
+                        ui.link('Workflow run', run_url, new_tab=True)
                     for event in row.timeline:
                         ui.label(f'{event.time:%Y-%m-%d %H:%M:%S} {event.step}: {event.message}') \
                             .classes('text-sm font-mono')

@@ -7,7 +7,7 @@ from nicegui import run, ui
 
 from models import MAX_ID
 
-from services import agents, billing, events, provisioning
+from services import agents, billing, events, failure_reasons, provisioning
 from services.errors import DomainError
 from services.settings import get_settings
 from services.provisioning import STEP_LABELS, AgentState, steps_of
@@ -120,10 +120,10 @@ async def agent_detail_page(agent_id: int) -> None:
             status_badge(agent.status)
             if agent.ip_address:
                 ui.label(f'IP address {agent.ip_address}').classes('font-mono').mark('ip-address')
-            if job is not None and job.run_url:
-                ui.link('Workflow run', job.run_url, new_tab=True).mark('run-link')
-        if agent.status == 'failed' and agent.status_reason:
-            ui.label(agent.status_reason).classes('text-negative').mark('failure-reason')
+            if run_url := failure_reasons.run_link(job, details=user.is_admin):
+                ui.link('Workflow run', run_url, new_tab=True).mark('run-link')
+        if agent.status == 'failed' and (reason := failure_reasons.agent_reason(agent, job, details=user.is_admin)):
+            ui.label(reason).classes('text-negative').mark('failure-reason')
         with ui.row().classes('items-center gap-2'):
             open_job = job is not None and job.is_open
             if agent.status == 'failed':
@@ -166,8 +166,8 @@ async def agent_detail_page(agent_id: int) -> None:
                         ui.label(STEP_LABELS.get(step, step)).classes(f'text-{color}')
                     if index < len(steps) - 1:
                         ui.icon('chevron_right', color='grey')
-            if job.last_error and job.status != 'succeeded':
-                ui.label(job.last_error).classes('text-sm text-grey-8').mark('job-error')
+            if job.status != 'succeeded' and (error := failure_reasons.job_error(job, details=user.is_admin)):
+                ui.label(error).classes('text-sm text-grey-8').mark('job-error')
 
     def timeline() -> None:
         """The card and its rows; later events are added by `show_new_events`, never by rebuilding the list."""

@@ -1,0 +1,33 @@
+"""What a customer is told about a job, and what only the operator sees.
+
+A failed job's error names operator internals (which token to fix, the private infrastructure repository's run):
+customers get a plain sentence instead, admins the details. A cancellation's reason is written for the customer
+(they or billing caused it) and is shown as it is. Run links are offered only as http(s) addresses.
+"""
+from models import Agent, ProvisioningJob
+
+PLAIN_REASONS = {
+    'provision': 'Deployment failed because of a problem on our side; the operator has been told. Try again later.',
+    'deprovision': 'Removing the server failed because of a problem on our side; the operator has been told.',
+}
+RETRYING = 'A temporary problem on our side; trying again shortly.'
+
+
+def job_error(job: ProvisioningJob, *, details: bool) -> str:
+    """The job's error as this viewer may see it ('' when there is none)."""
+    if not job.last_error or details or job.status == 'cancelled':
+        return job.last_error or ''
+    return PLAIN_REASONS.get(job.kind, PLAIN_REASONS['provision']) if job.status == 'failed' else RETRYING
+
+
+def agent_reason(agent: Agent, job: ProvisioningJob | None, *, details: bool) -> str:
+    """Why the agent is failed, as this viewer may see it."""
+    if details or not agent.status_reason or (job is not None and job.status == 'cancelled'):
+        return agent.status_reason or ''
+    return PLAIN_REASONS.get(job.kind if job else 'provision', PLAIN_REASONS['provision'])
+
+
+def run_link(job: ProvisioningJob | None, *, details: bool) -> str | None:
+    """The run's address for an admin, and only when it is an http(s) URL (a callback could send `javascript:`)."""
+    url = job.run_url if job is not None and details else None
+    return url if url and url.lower().startswith(('https://', 'http://')) else None

@@ -25,12 +25,22 @@ MAIL_FROM = 'AgentHost <ops@example.com>'
 
 
 class Mailbox:
-    """aiosmtpd handler: accepts every message and keeps it parsed."""
+    """aiosmtpd handler: accepts every message and keeps it parsed; an exception inside the double is kept and
+    fails the test, so a bug here never passes for a dropped connection."""
 
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
         self.envelopes: list[Envelope] = []
         self.logins: list[str] = []
+        self.errors: list[BaseException] = []
+
+    async def handle_exception(self, error: Exception) -> str:
+        self.errors.append(error)
+        return f'500 Error in the test double: {error!r}'
+
+    def check(self) -> None:
+        if self.errors:
+            pytest.fail(f'the SMTP double raised {self.errors[0]!r}', pytrace=False)
 
     async def handle_DATA(self, server, session, envelope: Envelope) -> str:  # noqa: N802 — aiosmtpd's hook name
         self.envelopes.append(envelope)
@@ -77,6 +87,7 @@ def smtp_server(trusted_ca, monkeypatch) -> Iterator[Mailbox]:
         yield mailbox
     finally:
         controller.stop()
+    mailbox.check()
 
 
 @pytest.fixture
@@ -92,6 +103,7 @@ def smtps_server(trusted_ca, monkeypatch) -> Iterator[Mailbox]:
         yield mailbox
     finally:
         controller.stop()
+    mailbox.check()
 
 
 def wait_for_mail(mailbox: Mailbox, count: int = 1, timeout: float = 10) -> list:

@@ -44,7 +44,9 @@ def agent_to_json(agent: Agent, job: ProvisioningJob | None | object = LOAD_JOB)
 
 
 def event_to_json(event: JobEvent) -> dict:
-    return {'time': iso(event.time), 'step': event.step, 'message': event.message}
+    """The customer's view of a timeline event (see `failure_reasons.event_message`)."""
+    return {'time': iso(event.time), 'step': event.step,
+            'message': failure_reasons.event_message(event, details=False)}
 
 
 @router.post('', status_code=201)

@@ -190,7 +190,7 @@ async def agent_detail_page(agent_id: int) -> None:
                     ui.label(f'{event.time:%Y-%m-%d %H:%M:%S} UTC').classes('font-mono text-sm text-grey-7')
                     ui.label(STEP_LABELS.get(event.step, event.step.replace('_', ' ').capitalize())) \
                         .classes('text-sm font-medium w-32')
-                    ui.label(event.message).classes('text-sm flex-1 break-all')
+                    ui.label(failure_reasons.event_message(event, details=user.is_admin)).classes('text-sm flex-1 break-all')
                 row.move(target_index=0)
 
     agent = state.agent

@@ -4,13 +4,24 @@ A failed job's error names operator internals (which token to fix, the private i
 customers get a plain sentence instead, admins the details. A cancellation's reason is written for the customer
 (they or billing caused it) and is shown as it is. Run links are offered only as http(s) addresses.
 """
-from models import Agent, ProvisioningJob
+from models import Agent, JobEvent, ProvisioningJob
 
 PLAIN_REASONS = {
     'provision': 'Deployment failed because of a problem on our side; the operator has been told. Try again later.',
     'deprovision': 'Removing the server failed because of a problem on our side; the operator has been told.',
 }
 RETRYING = 'A temporary problem on our side; trying again shortly.'
+CUSTOMER_STEP_MESSAGES = {
+    'reconciling': 'Checking on an interrupted deployment step.',
+    'dispatching': 'Handing the work to the deployment service.',
+    'dispatched': 'The deployment service has started the work.',
+    'in_progress': 'The deployment service is working on it.',
+    'retry_scheduled': RETRYING,
+    'run_cancelled': 'The work in progress was cancelled.',
+    'failed': 'This failed because of a problem on our side; the operator has been told.',
+}
+"""Timeline steps whose messages AgentHost writes for the operator (tokens, runs, GitHub's answers): customers read
+these sentences instead. Steps the workflow reports and steps a person caused keep their own messages."""
 
 
 def job_error(job: ProvisioningJob, *, details: bool) -> str:
@@ -31,3 +42,15 @@ def run_link(job: ProvisioningJob | None, *, details: bool) -> str | None:
     """The run's address for an admin, and only when it is an http(s) URL (a callback could send `javascript:`)."""
     url = job.run_url if job is not None and details else None
     return url if url and url.lower().startswith(('https://', 'http://')) else None
+
+
+def event_message(event: JobEvent, *, details: bool) -> str:
+    """A timeline event's message as this viewer may see it."""
+    if details:
+        return event.message
+    return CUSTOMER_STEP_MESSAGES.get(event.step, event.message)
+
+
+def failure_mail_reason(job: ProvisioningJob) -> str:
+    """What the owner's mail says about a failed job: the mail goes to the customer, never the operator's details."""
+    return PLAIN_REASONS.get(job.kind, PLAIN_REASONS['provision'])

@@ -26,7 +26,7 @@ from models import (
     write_transaction,
 )
 
-from . import events, gate, metrics, notifications, servers
+from . import events, failure_reasons, gate, metrics, notifications, servers
 from .agents import AgentError
 from .errors import DomainError
 from .github import (FAILED_CONCLUSIONS, GitHub, GitHubError, Run, backoff_seconds, is_configured_workflow,
@@ -634,7 +634,7 @@ def _finish(job: ProvisioningJob, status: str, *, error: str = '', message: str 
         return False
     _event(job.id, status if status != 'succeeded' else step, message or error or _default_message(status, step))
     if status in ('succeeded', 'failed'):
-        db.after_commit(lambda: _tell_the_outcome(job, status, error))
+        db.after_commit(lambda: _tell_the_outcome(job, status))
     if not agent_update:
         return True
     if status == 'succeeded':
@@ -648,13 +648,13 @@ def _finish(job: ProvisioningJob, status: str, *, error: str = '', message: str 
     return True
 
 
-def _tell_the_outcome(job: ProvisioningJob, status: str, error: str) -> None:
+def _tell_the_outcome(job: ProvisioningJob, status: str) -> None:
     """After the commit: the provisioning time for the metrics, and a mail to the owner."""
     if job.kind == 'provision':
         metrics.provisioning_duration.observe((utcnow() - job.created_at).total_seconds())
     agent = Agent.get_by_id(job.agent_id)
     if status == 'failed':
-        notifications.agent_failed(agent, error)
+        notifications.agent_failed(agent, failure_reasons.failure_mail_reason(job))
     elif job.kind == 'provision':
         notifications.agent_running(agent)
 

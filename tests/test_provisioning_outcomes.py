@@ -16,11 +16,12 @@ async def test_a_running_agent_mails_its_owner(github: GitHubDouble, smtp_server
     assert '203.0.113.7' in message.get_content()
 
 
-async def test_a_failed_agent_mails_its_owner_with_the_reason(github: GitHubDouble, smtp_server: Mailbox,
-                                                              user: User, dispatched_job):
+async def test_a_failed_agent_mails_its_owner_a_plain_reason_without_operator_details(
+        github: GitHubDouble, smtp_server: Mailbox, user: User, dispatched_job):
     await post_report(user, dispatched_job.id, 'failed', message='server quota exceeded')
     message = wait_for_mail(smtp_server)[-1]
-    assert 'failed' in message['Subject'] and 'server quota exceeded' in message.get_content()
+    assert 'failed' in message['Subject'] and 'problem on our side' in message.get_content()
+    assert 'server quota exceeded' not in message.get_content()
 
 
 async def test_a_refused_dispatch_mails_the_admins(github: GitHubDouble, smtp_server: Mailbox, user: User,

@@ -26,9 +26,8 @@ run: install  ## serve on http://localhost:8080 (SQLite under ./data/)
 test: install  ## the whole suite; DATABASE_URL=postgresql://… runs it on PostgreSQL
 	$(PYTHON) -m pytest -q
 
-lint: $(VENV)/.lint-installed  ## ruff (rules, then format), mypy and hadolint, at the versions pinned in pyproject.toml
+lint: $(VENV)/.lint-installed  ## ruff, mypy and hadolint, at the versions pinned in pyproject.toml
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/hadolint deploy/docker/Dockerfile
 

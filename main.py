@@ -46,29 +46,30 @@ os.environ.setdefault('NICEGUI_STORAGE_PATH', str((settings.data_dir / '.nicegui
 from nicegui import app, ui  # noqa: E402
 
 import models  # noqa: E402
-import pages.wizard  # noqa: E402,F401,I001  /agents/new (before /agents/{agent_id}, which would claim it)
-import pages.agent_detail  # noqa: E402,F401  /agents/{agent_id}
-import pages.admin  # noqa: E402,F401  /admin
-import pages.agents  # noqa: E402,F401  /
-import pages.auth  # noqa: E402,F401  /login, /signup, /logout
-import pages.checkout_return  # noqa: E402,F401  /billing/return
-import pages.settings  # noqa: E402,F401  /settings
+import pages.wizard  # noqa: E402  /agents/new (before /agents/{agent_id}, which would claim it)
+
+# isort: split
+import pages.admin  # noqa: E402  /admin
+import pages.agent_detail  # noqa: E402  /agents/{agent_id}
+import pages.agents  # noqa: E402  /
+import pages.auth  # noqa: E402  /login, /signup, /logout
+import pages.checkout_return  # noqa: E402  /billing/return
+import pages.settings  # noqa: E402  /settings
 from api import agents as agents_api  # noqa: E402
 from api import auth as auth_api  # noqa: E402
 from api import billing as billing_api  # noqa: E402
 from api import errors as api_errors  # noqa: E402
-from api import fast_lane  # noqa: E402
+from api import fast_lane, server_limits  # noqa: E402
 from api import github_webhook as github_webhook_api  # noqa: E402
 from api import health as health_api  # noqa: E402
 from api import metrics as metrics_api  # noqa: E402
 from api import provisioning as provisioning_api  # noqa: E402
-from api import server_limits  # noqa: E402
 from api import stripe_webhook as stripe_webhook_api  # noqa: E402
 from api.request_ids import RequestIds  # noqa: E402
 from api.request_limits import BodySizeLimit  # noqa: E402
 from api.security_headers import SecurityHeaders  # noqa: E402
-from services import scheduler as provisioning_scheduler  # noqa: E402
 from services import accounts, backups, billing, loop_lag, stripe_webhooks, stripe_worker  # noqa: E402
+from services import scheduler as provisioning_scheduler  # noqa: E402
 from services.errors import DomainError  # noqa: E402
 
 app.include_router(health_api.router)  # GET /healthz

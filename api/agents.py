@@ -1,6 +1,6 @@
 """JSON API for agents (spec §4): thin routes that call one service each and shape the answer."""
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, cast
 
 from fastapi import APIRouter, Header, Path, Request
 from nicegui import run
@@ -36,7 +36,7 @@ LOAD_JOB = object()
 
 def agent_to_json(agent: Agent, job: ProvisioningJob | None | object = LOAD_JOB) -> dict:
     """An agent with its current or last job (pass it when already loaded; else it is read here, off the loop)."""
-    job = provisioning.last_job(agent.id) if job is LOAD_JOB else job
+    job = provisioning.last_job(agent.id) if job is LOAD_JOB else cast(ProvisioningJob | None, job)
     return {'id': agent.id, 'name': agent.name, 'description': agent.description, 'model': agent.model,
             'system_prompt': agent.system_prompt, 'region': agent.region, 'size': agent.size,
             'status': agent.status, 'ip_address': agent.ip_address, 'job': job_to_json(job),

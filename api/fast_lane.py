@@ -51,4 +51,4 @@ def install(app: Starlette, *, machine_middleware: tuple[type, ...]) -> None:
             self.user_middleware = everything
         return FastLane(browser_stack, machine_stack)
 
-    app.build_middleware_stack = types.MethodType(build_with_fast_lane, app)
+    app.build_middleware_stack = types.MethodType(build_with_fast_lane, app)  # type: ignore[method-assign]

@@ -10,7 +10,7 @@ import json
 import platform
 import statistics
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from tests.stripe_double import WEBHOOK_SECRET
@@ -114,7 +114,7 @@ def table(results: dict) -> list[tuple[str, str, str, str, str]]:
 
 def print_table(rows: list[tuple[str, ...]]) -> None:
     header = ('row', 'measured', 'limit or baseline (same run)', 'ratio', 'runs')
-    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows)]
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows, strict=True)]
     line = '  '.join('{:<%d}' % width for width in widths)
     print(line.format(*header).rstrip())
     print('  '.join('-' * width for width in widths))
@@ -129,7 +129,7 @@ def main() -> None:
     args = parser.parse_args()
     if problem := browser.missing_browser():
         sys.exit(problem)
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     results = {
         'webhook ingest': measure_webhook_ingest(args.runs),
         'deploy to dispatch': measure_deploy_to_dispatch(args.runs),
@@ -142,7 +142,7 @@ def main() -> None:
     print_table(rows)
     RESULTS.write_text(json.dumps({'started': started.isoformat(), 'machine': platform.platform(),
                                    'cpus': __import__('os').cpu_count(), 'results': results,
-                                   'table': [dict(zip(('row', 'measured', 'limit', 'ratio', 'runs'), row))
+                                   'table': [dict(zip(('row', 'measured', 'limit', 'ratio', 'runs'), row, strict=True))
                                              for row in rows]}, indent=2, default=str))
     print(f'\nwritten to {RESULTS.relative_to(Path.cwd()) if RESULTS.is_relative_to(Path.cwd()) else RESULTS}')
 

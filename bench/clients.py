@@ -1,7 +1,6 @@
 """Row `clients`: many open agent pages (socket.io clients speaking NiceGUI's protocol), memory per client, and
 whether one callback still reaches every one of them within a second."""
 import asyncio
-import json
 import re
 import time
 import uuid

@@ -17,7 +17,8 @@ def median(values: list[float]) -> float:
     return statistics.median(values)
 
 
-async def closed_loop(send: Callable[[int], Awaitable[None]], *, total: int, concurrency: int) -> tuple[float, list[float]]:
+async def closed_loop(send: Callable[[int], Awaitable[None]], *, total: int,
+                      concurrency: int) -> tuple[float, list[float]]:
     """`concurrency` workers send `total` requests back to back; returns (requests per second, latencies in s)."""
     latencies: list[float] = []
     counter = iter(range(total))

@@ -1,5 +1,4 @@
 """Row `startup`: seconds from launch to the first /healthz 200, for `make run`'s server and the binary."""
-from pathlib import Path
 
 from .servers import ROOT, app_server
 

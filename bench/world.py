@@ -2,10 +2,10 @@
 database through the app's own services before the server starts."""
 import os
 import tempfile
+from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Iterator
 
 from tests.github_double import REPOSITORY, GitHubDouble
 from tests.provisioning_support import TOKEN as GITHUB_TOKEN

@@ -9,8 +9,9 @@ from .webhooks import WebhookDelivery, WebhookEvent
 ALL_MODELS = [User, ApiToken, Agent, StripeCustomer, Subscription, CompGrant, EntitlementLoss, WebhookEvent,
               WebhookDelivery, ProvisioningJob, JobEvent]
 
-__all__ = ['AGENT_STATUSES', 'MAX_ID', 'ALL_MODELS', 'COUNTED_STATUSES', 'EDITABLE_STATUSES', 'FINISHED_JOB_STATUSES',
-           'JOB_STATUSES', 'OPEN_JOB_STATUSES', 'Agent', 'ApiToken', 'JobEvent', 'ProvisioningJob',
-           'BaseModel', 'CompGrant', 'EntitlementLoss', 'StripeCustomer', 'Subscription', 'User',
-           'WebhookDelivery', 'WebhookEvent', 'db', 'is_sqlite', 'migrate', 'open_database', 'utcnow',
-           'write_transaction']
+__all__ = [
+    'AGENT_STATUSES', 'ALL_MODELS', 'COUNTED_STATUSES', 'EDITABLE_STATUSES', 'FINISHED_JOB_STATUSES', 'JOB_STATUSES',
+    'MAX_ID', 'OPEN_JOB_STATUSES', 'Agent', 'ApiToken', 'BaseModel', 'CompGrant', 'EntitlementLoss', 'JobEvent',
+    'ProvisioningJob', 'StripeCustomer', 'Subscription', 'User', 'WebhookDelivery', 'WebhookEvent', 'db', 'is_sqlite',
+    'migrate', 'open_database', 'utcnow', 'write_transaction',
+]

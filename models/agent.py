@@ -12,6 +12,7 @@ while a server may be left; `services.entitlements.counted_agents` decides that)
 
 class Agent(BaseModel):
     owner = ForeignKeyField(User, backref='agents', on_delete='CASCADE')
+    owner_id: int
     name = CharField(max_length=64)
     description = TextField(default='')
     model = CharField(max_length=64)

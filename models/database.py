@@ -1,5 +1,5 @@
 """The one database handle, its connection settings per backend, and the migration runner."""
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import peewee
@@ -17,10 +17,11 @@ SQLITE_PRAGMAS = {'journal_mode': 'wal', 'synchronous': 'normal', 'foreign_keys'
 
 def utcnow() -> datetime:
     """Naive UTC: both backends store it unchanged, and the API adds the `Z` when it serialises."""
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 class BaseModel(peewee.Model):
+    id = peewee.AutoField()
     class Meta:
         database = db
         legacy_table_names = False

@@ -17,6 +17,7 @@ class ProvisioningJob(BaseModel):
     `claim_token`, so two threads or processes never take the same job.
     """
     agent = ForeignKeyField(Agent, backref='jobs', on_delete='CASCADE')
+    agent_id: int
     kind = CharField(max_length=16)
     status = CharField(max_length=16, default='queued', index=True)
     goal = CharField(max_length=16, default='running')
@@ -50,6 +51,7 @@ class ProvisioningJob(BaseModel):
 class JobEvent(BaseModel):
     """The timeline of a job: what happened, when, as a named step and a sentence."""
     job = ForeignKeyField(ProvisioningJob, backref='events', on_delete='CASCADE')
+    job_id: int
     time = DateTimeField(default=utcnow, index=True)
     step = CharField(max_length=64)
     message = TextField(default='')

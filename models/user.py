@@ -14,6 +14,7 @@ class User(BaseModel):
 class ApiToken(BaseModel):
     """Only the SHA-256 of a token is kept; the token itself is shown once, when it is created."""
     user = ForeignKeyField(User, backref='tokens', on_delete='CASCADE')
+    user_id: int
     name = CharField(max_length=64)
     token_hash = CharField(max_length=64, unique=True)
     prefix = CharField(max_length=16)

@@ -130,7 +130,8 @@ async def admin_page() -> None:
         await show_events()
 
     async def show_checklist() -> None:
-        checks = [*await run.io_bound(setup_checklist.stripe_checks), *await run.io_bound(setup_checklist.github_checks),
+        checks = [*await run.io_bound(setup_checklist.stripe_checks),
+                  *await run.io_bound(setup_checklist.github_checks),
                   *setup_checklist.config_checks(reached_at=str(ui.context.client.request.base_url))]
         checklist.clear()
         with checklist:

@@ -6,11 +6,10 @@ dispatcher, another browser), and on every load, so a browser that reconnects la
 from nicegui import run, ui
 
 from models import MAX_ID
-
 from services import agents, billing, events, failure_reasons, provisioning
 from services.errors import DomainError
-from services.settings import get_settings
 from services.provisioning import STEP_LABELS, AgentState, steps_of
+from services.settings import get_settings
 
 from .frame import frame, guarded, signed_in_user, status_badge
 
@@ -37,6 +36,10 @@ async def agent_detail_page(agent_id: int) -> None:
         return
 
     client = ui.context.client
+    shown_header: tuple = ()
+    shown_events: set[int] = set()
+    timeline_rows: ui.column | None = None
+    timeline_empty: ui.label | None = None
 
     async def reload() -> None:
         nonlocal state
@@ -190,7 +193,8 @@ async def agent_detail_page(agent_id: int) -> None:
                     ui.label(f'{event.time:%Y-%m-%d %H:%M:%S} UTC').classes('font-mono text-sm text-grey-7')
                     ui.label(STEP_LABELS.get(event.step, event.step.replace('_', ' ').capitalize())) \
                         .classes('text-sm font-medium w-32')
-                    ui.label(failure_reasons.event_message(event, details=user.is_admin)).classes('text-sm flex-1 break-all')
+                    message = failure_reasons.event_message(event, details=user.is_admin)
+                    ui.label(message).classes('text-sm flex-1 break-all')
                 row.move(target_index=0)
 
     agent = state.agent
@@ -200,10 +204,6 @@ async def agent_detail_page(agent_id: int) -> None:
             ui.button('Delete', color='negative', on_click=delete).mark('confirm-delete')
             ui.button('Cancel', on_click=dialog.close).props('flat')
 
-    shown_header: tuple = ()
-    shown_events: set[int] = set()
-    timeline_rows: ui.column | None = None
-    timeline_empty: ui.label | None = None
     with frame(agent.name, user):
         live()
         refusal = ui.row().classes('items-center gap-2')

@@ -97,25 +97,24 @@ async def wizard_page() -> None:
         return ui.select(options, label=label, value=options[0], validation=rule(field)).classes('w-full') \
             .mark(field)
 
-    with frame('New agent', user):
-        with ui.stepper().props('vertical').classes('w-full') as stepper:
-            with ui.step('Basics'):
-                inputs['name'] = text_input('name', 'Name', 'Basics').props('autofocus counter maxlength=64')
-                inputs['description'] = text_input('description', 'Description (optional)', 'Basics')
-                navigation('Basics')
-            with ui.step('Model and prompt'):
-                inputs['model'] = choice('model', 'Model')
-                inputs['system_prompt'] = ui.textarea('System prompt (optional)', validation=rule('system_prompt')) \
+    with frame('New agent', user), ui.stepper().props('vertical').classes('w-full') as stepper:
+        with ui.step('Basics'):
+            inputs['name'] = text_input('name', 'Name', 'Basics').props('autofocus counter maxlength=64')
+            inputs['description'] = text_input('description', 'Description (optional)', 'Basics')
+            navigation('Basics')
+        with ui.step('Model and prompt'):
+            inputs['model'] = choice('model', 'Model')
+            inputs['system_prompt'] = ui.textarea('System prompt (optional)', validation=rule('system_prompt')) \
                     .classes('w-full').mark('system_prompt')
-                navigation('Model and prompt')
-            with ui.step('Region and size'):
-                inputs['region'] = choice('region', 'Region')
-                inputs['size'] = choice('size', 'Server size')
-                navigation('Region and size')
-            with ui.step('Review'):
-                ui.label('Check the configuration, then create the agent as a draft.')
-                if get_settings().billing_mode == 'per_agent' and plans.billing_is_configured():
-                    ui.label('After Create you pay for this agent in Stripe Checkout; paying deploys it.') \
+            navigation('Model and prompt')
+        with ui.step('Region and size'):
+            inputs['region'] = choice('region', 'Region')
+            inputs['size'] = choice('size', 'Server size')
+            navigation('Region and size')
+        with ui.step('Review'):
+            ui.label('Check the configuration, then create the agent as a draft.')
+            if get_settings().billing_mode == 'per_agent' and plans.billing_is_configured():
+                ui.label('After Create you pay for this agent in Stripe Checkout; paying deploys it.') \
                         .classes('text-grey-7').mark('pay-hint')
-                review = ui.column().classes('gap-1')
-                navigation('Review')
+            review = ui.column().classes('gap-1')
+            navigation('Review')

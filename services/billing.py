@@ -7,12 +7,26 @@ the same row.
 import threading
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
+from functools import partial
 
 from peewee import fn
+from stripe import StripeClient
+from stripe.params.checkout import SessionCreateParams
 
-from models import (COUNTED_STATUSES, MAX_ID, Agent, CompGrant, EntitlementLoss, ProvisioningJob, StripeCustomer,
-                    Subscription, User, utcnow, write_transaction)
+from models import (
+    COUNTED_STATUSES,
+    MAX_ID,
+    Agent,
+    CompGrant,
+    EntitlementLoss,
+    ProvisioningJob,
+    StripeCustomer,
+    Subscription,
+    User,
+    utcnow,
+    write_transaction,
+)
 
 from . import entitlements, notifications, provisioning, stripe_api
 from .errors import DomainError
@@ -81,7 +95,7 @@ def start_checkout(*, user: User, plan: str | None = None, agent_id: object = No
                                                      '"Manage billing" so you are not charged twice.')
         price, metadata['plan'] = chosen.price_id, chosen.name
         cancel_url = f'{settings.public_url}/settings'
-    params = {'mode': 'subscription', 'client_reference_id': str(user.id),
+    params: SessionCreateParams = {'mode': 'subscription', 'client_reference_id': str(user.id),
               'line_items': [{'price': price, 'quantity': 1}], 'metadata': metadata,
               'subscription_data': {'metadata': metadata},
               'success_url': f'{settings.public_url}/billing/return?session_id={{CHECKOUT_SESSION_ID}}',
@@ -138,12 +152,20 @@ def sync_subscription(subscription_id: str) -> Subscription:
     return stored
 
 
+def _subscriptions_of(customer_id: str, stripe: StripeClient) -> object:
+    """Every subscription of the customer, canceled ones too (a cancellation whose event never came)."""
+    return stripe.v1.subscriptions.list({'customer': customer_id, 'status': 'all', 'limit': 100})
+
+
+def _cancel_subscription(subscription_id: str, stripe: StripeClient) -> object:
+    return stripe.v1.subscriptions.cancel(subscription_id)
+
+
 def sync_all() -> int:
     """Re-read every known customer's subscriptions from Stripe (`python main.py stripe sync`)."""
     count = 0
     for customer in list(StripeCustomer.select()):
-        listing = stripe_api.call(lambda stripe, c=customer.customer_id: stripe.v1.subscriptions.list(
-            {'customer': c, 'status': 'all', 'limit': 100}))
+        listing = stripe_api.call(partial(_subscriptions_of, customer.customer_id))
         for remote in listing.get('data', []):
             sync_subscription(remote['id'])
             count += 1
@@ -169,7 +191,7 @@ def cancel_subscriptions_of_deleted_agents() -> int:
                    .where((Agent.status == 'deleted') & (Subscription.plan == PER_AGENT_PLAN)
                           & Subscription.status.in_(('active', 'trialing', 'past_due'))))
     for subscription in orphans:
-        stripe_api.call(lambda stripe, s=subscription.subscription_id: stripe.v1.subscriptions.cancel(s))
+        stripe_api.call(partial(_cancel_subscription, subscription.subscription_id))
         sync_subscription(subscription.subscription_id)
     return len(orphans)
 
@@ -280,7 +302,7 @@ def _owned_agent_or_none(user: User, agent_id: object) -> Agent | None:
 
 
 def _from_unix(seconds: int | None) -> datetime | None:
-    return None if seconds is None else datetime.fromtimestamp(seconds, timezone.utc).replace(tzinfo=None)
+    return None if seconds is None else datetime.fromtimestamp(seconds, UTC).replace(tzinfo=None)
 
 
 def _live_subscriptions(user: User):

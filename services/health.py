@@ -33,7 +33,7 @@ def report(*, user_id: int | None) -> dict:
 def details() -> dict:
     applied = [name for (name,) in db.execute_sql('SELECT name FROM schema_migration ORDER BY name').fetchall()]
     pending = sorted({path.stem for path in MIGRATIONS_DIR.glob('[0-9]*.py')} - set(applied))
-    found = {'database': {'backend': 'sqlite' if is_sqlite() else 'postgresql',
+    found: dict[str, object] = {'database': {'backend': 'sqlite' if is_sqlite() else 'postgresql',
                           'migrations_applied': applied, 'migrations_pending': pending}}
     if (running := scheduler_running()) is not None:
         found['scheduler'] = {'running': running}

@@ -21,7 +21,7 @@ import threading
 import time
 import unicodedata
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TextIO
 from urllib.parse import unquote, urlsplit
 
@@ -132,7 +132,7 @@ class RedactingFilter(logging.Filter):
 
 
 def _timestamp(record: logging.LogRecord) -> str:
-    moment = datetime.fromtimestamp(record.created, timezone.utc)
+    moment = datetime.fromtimestamp(record.created, UTC)
     return moment.isoformat(timespec='milliseconds').replace('+00:00', 'Z')
 
 

@@ -54,7 +54,7 @@ def notification(compose: Callable[..., Mail]) -> Callable[..., Future | None]:
             if not mail.to:
                 return None
             return _sender.submit(_deliver, mail, settings.smtp_url, settings.mail_from or _default_sender())
-        except Exception:  # noqa: BLE001 — reporting must never break what it reports on
+        except Exception:
             log.exception('notification not sent: composing it failed')
             return None
     return send
@@ -148,6 +148,7 @@ def _message(mail: Mail, sender: str) -> EmailMessage:
 
 def _send(message: EmailMessage, server) -> None:
     host, port = server.hostname, server.port or DEFAULT_PORTS[server.scheme]
+    client: smtplib.SMTP
     if server.scheme == 'smtps':
         client = smtplib.SMTP_SSL(host, port, timeout=TIMEOUT_SECONDS, context=ssl.create_default_context())
     else:

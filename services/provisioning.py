@@ -10,6 +10,7 @@ import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import peewee
 
@@ -29,8 +30,15 @@ from models import (
 from . import events, failure_reasons, gate, metrics, notifications, servers
 from .agents import AgentError
 from .errors import DomainError
-from .github import (FAILED_CONCLUSIONS, GitHub, GitHubError, Run, backoff_seconds, is_configured_workflow,
-                     job_for_run_name)
+from .github import (
+    FAILED_CONCLUSIONS,
+    GitHub,
+    GitHubError,
+    Run,
+    backoff_seconds,
+    is_configured_workflow,
+    job_for_run_name,
+)
 from .settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -429,7 +437,7 @@ def reap_silent_jobs(now: datetime | None = None) -> list[int]:
                 reason = f'No news for {minutes} minutes while the run was {run.status}; cancelled it: {run.html_url}'
                 cancel_run = True
         with write_transaction():
-            fields = {'run_id': run.id, 'run_url': run.html_url or job.run_url} if run else {}
+            fields: dict[str, Any] = {'run_id': run.id, 'run_url': run.html_url or job.run_url} if run else {}
             finished = _finish(job, 'failed', error=reason, cancel_run=cancel_run, silent_before=cutoff, **fields)
         if finished:
             reaped.append(job.id)

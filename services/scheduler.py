@@ -13,7 +13,8 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timezone
+from datetime import UTC
+from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
@@ -60,7 +61,7 @@ class BackgroundWorker:
         if self.running:
             return
         self.pool = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix=self.name)
-        self.scheduler = AsyncIOScheduler(timezone=timezone.utc)
+        self.scheduler = AsyncIOScheduler(timezone=UTC)
         for function, seconds in self.ticks():
             self.scheduler.add_job(function, IntervalTrigger(seconds=seconds), id=f'{self.name}: {function.__name__}',
                                    max_instances=1, coalesce=True)
@@ -75,7 +76,7 @@ class BackgroundWorker:
         self.pool.shutdown(wait=True, cancel_futures=True)  # at most one request timeout: work under way finishes
         self.stopped()
 
-    async def call(self, function: Callable, *args: object) -> object:
+    async def call(self, function: Callable, *args: object) -> Any:
         """Run a sync service function in the worker's threads; exceptions are logged, never lost."""
         if not self.running:
             return None

@@ -5,12 +5,11 @@ The README documents each field (a test holds it to that); the admin setup check
 import os
 import secrets
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-from typing_extensions import Annotated
 
 DATABASE_SCHEMES = ('sqlite:///', 'postgresql://', 'postgres://', 'postgresql+pool://')
 CommaList = Annotated[list[str], NoDecode]

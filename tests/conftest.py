@@ -4,12 +4,12 @@ import os
 
 os.environ['AGENTHOST_ENV_FILE'] = ''  # a developer's .env must not change what the tests see
 
-import pytest  # noqa: E402
-from nicegui import app as nicegui_app  # noqa: E402
+import pytest
+from nicegui import app as nicegui_app
 
-import models  # noqa: E402
-from services import events, login_limits  # noqa: E402
-from services.settings import Settings, configure  # noqa: E402
+import models
+from services import events, login_limits
+from services.settings import Settings, configure
 
 NICEGUI_LIFESPAN = nicegui_app.router.lifespan_context
 POSTGRES_URL = os.environ.get('DATABASE_URL', '') if os.environ.get('DATABASE_URL', '').startswith('postgres') else ''

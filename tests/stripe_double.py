@@ -356,7 +356,8 @@ class StripeDouble:
             'id': subscription_id, 'object': 'subscription', 'customer': customer_id, 'status': status,
             'cancel_at_period_end': False, 'canceled_at': None, 'ended_at': None, 'created': now,
             'start_date': now, 'metadata': dict(metadata), 'livemode': False,
-            'items': {'object': 'list', 'has_more': False, 'url': f'/v1/subscription_items?subscription={subscription_id}',
+            'items': {'object': 'list', 'has_more': False,
+                      'url': f'/v1/subscription_items?subscription={subscription_id}',
                       'data': [{'id': self._id('si'), 'object': 'subscription_item', 'quantity': 1,
                                 'subscription': subscription_id, 'price': copy.deepcopy(self.prices[price_id]),
                                 'current_period_start': now, 'current_period_end': now + MONTH}]}}

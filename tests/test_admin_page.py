@@ -9,8 +9,6 @@ from tests.pages_support import log_in, log_in_as_admin
 from tests.provisioning_support import eventually, github, job_of, reload, signed_callback  # noqa: F401
 from tests.stripe_double import StripeDouble, stripe_double  # noqa: F401
 
-
-
 TEST_ORIGIN = 'http://test'
 """Where NiceGUI's User fixture reaches the app."""
 

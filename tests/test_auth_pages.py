@@ -7,7 +7,6 @@ from nicegui import app, ui
 from nicegui.testing import User
 
 from models import User as Account
-from services import accounts
 from tests.factories import PASSWORD, make_user
 from tests.pages_support import log_in
 

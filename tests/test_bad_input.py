@@ -14,8 +14,16 @@ from services.inputs import MAX_DEPTH, MAX_NUMBER_DIGITS
 from services.settings import configure, load_settings
 from tests.factories import PASSWORD, make_token, make_user
 from tests.github_double import REPOSITORY, GitHubDouble
-from tests.provisioning_support import (CALLBACK_SECRET, WEBHOOK_SECRET, dispatched_job, github, headers,  # noqa: F401
-                                        owner, reload, signed_callback)
+from tests.provisioning_support import (  # noqa: F401
+    CALLBACK_SECRET,
+    WEBHOOK_SECRET,
+    dispatched_job,
+    github,
+    headers,
+    owner,
+    reload,
+    signed_callback,
+)
 
 CALLBACK_URL = '/api/provisioning/callback'
 GITHUB_URL = '/api/webhooks/github'

@@ -143,7 +143,7 @@ class Page:
 
 
 @pytest.fixture
-def page(live_server: str, browser: WebDriver, tmp_path: Path) -> Page:  # noqa: F811  (browser quits first)
+def page(live_server: str, browser: WebDriver, tmp_path: Path) -> Page:
     return Page(browser, live_server, tmp_path)
 
 

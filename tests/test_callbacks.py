@@ -8,8 +8,7 @@ from models import JobEvent, ProvisioningJob
 from services import callbacks
 from services.callbacks import SignatureError
 from tests.github_double import GitHubDouble
-from tests.provisioning_support import (dispatched_job, github, headers, owner, reload,  # noqa: F401
-                                        signed_callback)
+from tests.provisioning_support import dispatched_job, github, headers, owner, reload, signed_callback  # noqa: F401
 
 URL = '/api/provisioning/callback'
 

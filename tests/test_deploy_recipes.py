@@ -48,7 +48,7 @@ def test_caddy_proxies_to_the_default_address_of_the_app():
 def upstream() -> Iterator[str]:
     """A stand-in for the app: answers 200 with its path, so a test sees what the proxy let through."""
     class Echo(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802  (the stdlib's naming)
+        def do_GET(self) -> None:
             body = f'app saw {self.path}'.encode()
             self.send_response(200)
             self.send_header('Content-Length', str(len(body)))

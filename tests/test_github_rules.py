@@ -1,7 +1,8 @@
 """The GitHub client's rules: the run lookup's time window, GitHub's rate-limit reset, back-off with jitter."""
+import contextlib
 import random
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -17,7 +18,7 @@ from tests.provisioning_support import deploy, dispatched_job, eventually, githu
 
 
 def test_the_run_lookup_asks_github_only_for_runs_created_since_shortly_before_the_dispatch(github: GitHubDouble):
-    dispatched_at = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(hours=2)
+    dispatched_at = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
     GitHub().find_run(action='provision', job_id=7, created_after=dispatched_at)
     [listing] = [r for r in github.requests if r.path.split('?')[0].endswith('/runs')]
     assert f'created=%3E%3D{github_time(dispatched_at - timedelta(minutes=5)).replace(":", "%3A")}' in listing.path
@@ -26,7 +27,7 @@ def test_the_run_lookup_asks_github_only_for_runs_created_since_shortly_before_t
 
 def test_the_run_lookup_ignores_an_older_namesake_run_and_finds_one_a_little_before_the_dispatch(
         github: GitHubDouble):
-    dispatched_at = datetime.now(timezone.utc).replace(microsecond=0)
+    dispatched_at = datetime.now(UTC).replace(microsecond=0)
     old = github.add_run(display_title='agenthost provision 7',
                          created_at=github_time(dispatched_at - timedelta(minutes=30)))
     assert GitHub().find_run(action='provision', job_id=7, created_after=dispatched_at) is None
@@ -98,11 +99,9 @@ async def test_a_dispatch_to_a_branch_github_does_not_know_fails_with_what_to_fi
 
 def test_the_double_fails_the_test_when_its_own_code_raises():
     double = GitHubDouble()
-    try:
+    with contextlib.suppress(httpx.HTTPError):
         httpx.post(f'{double.url}/repos/acme/infra/actions/workflows/provision-agent.yml/dispatches',
                    content=b'{not json', headers={'Authorization': 'Bearer ghp_test_token'}, timeout=5)
-    except httpx.HTTPError:
-        pass
     with pytest.raises(AssertionError, match='JSONDecodeError'):
         double.close()
 

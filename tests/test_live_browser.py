@@ -37,9 +37,9 @@ def body_text(driver: WebDriver) -> str:
     return driver.find_element(By.TAG_NAME, 'body').text
 
 
-def test_an_outside_callback_updates_the_open_agent_page_without_reload(github: GitHubDouble,  # noqa: F811
-                                                                         live_server: str,  # noqa: F811
-                                                                         browser: WebDriver,  # noqa: F811
+def test_an_outside_callback_updates_the_open_agent_page_without_reload(github: GitHubDouble,
+                                                                         live_server: str,
+                                                                         browser: WebDriver,
                                                                          tmp_path: Path):
     owner = make_entitled_user('browser@example.com')
     agent = make_agent(owner, name='Live bot')

@@ -14,8 +14,7 @@ import pytest
 from models import JobEvent, ProvisioningJob
 from tests.factories import make_agent, make_entitled_user, make_token
 from tests.github_double import Answer, GitHubDouble
-from tests.live_server import (REPO_ROOT, free_port, live_server, log_tail, server_environment,  # noqa: F401
-                               stop, wait_until_healthy)
+from tests.live_server import REPO_ROOT, free_port, live_server, log_tail, server_environment, stop, wait_until_healthy  # noqa: F401
 from tests.provisioning_support import CALLBACK_SECRET, github  # noqa: F401
 
 REPORT = REPO_ROOT / 'deploy' / 'github' / 'report.py'
@@ -37,7 +36,7 @@ def run_report(inputs: dict, run: dict, *args: str) -> subprocess.CompletedProce
     return subprocess.run([sys.executable, str(REPORT), *args], env=env, capture_output=True, text=True, timeout=60)
 
 
-def test_report_py_drives_a_deploy_to_running_with_the_ip(github: GitHubDouble, live_server: str):  # noqa: F811
+def test_report_py_drives_a_deploy_to_running_with_the_ip(github: GitHubDouble, live_server: str):
     owner = make_entitled_user('owner@example.com')
     headers = make_token(owner)
     agent = make_agent(owner)
@@ -70,7 +69,7 @@ def test_report_py_drives_a_deploy_to_running_with_the_ip(github: GitHubDouble, 
         assert steps[-4:] == ['started', 'server_created', 'agent_starting', 'running']
 
 
-def test_a_failed_run_reported_by_githubs_webhook_fails_the_job(github: GitHubDouble, live_server: str):  # noqa: F811
+def test_a_failed_run_reported_by_githubs_webhook_fails_the_job(github: GitHubDouble, live_server: str):
     owner = make_entitled_user('owner@example.com')
     agent = make_agent(owner)
     with httpx.Client(base_url=live_server, headers=make_token(owner), timeout=10) as client:

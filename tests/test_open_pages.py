@@ -16,7 +16,7 @@ def disable_elsewhere(account: Account) -> None:
     Account.update(is_disabled=True).where(Account.id == account.id).execute()
 
 
-async def test_a_disabled_users_open_agent_page_cannot_deploy(github, user: User):  # noqa: F811
+async def test_a_disabled_users_open_agent_page_cannot_deploy(github, user: User):
     owner = await log_in(user, 'owner@example.com')
     billing.grant_complimentary(user=owner, plan='pro', granted_by='tests')
     agent = make_agent(owner)

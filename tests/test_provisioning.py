@@ -7,8 +7,19 @@ from models import Agent, JobEvent, ProvisioningJob
 from services import provisioning
 from tests.factories import make_agent, make_entitled_user, make_token
 from tests.github_double import GitHubDouble
-from tests.provisioning_support import (deploy, dispatcher_idle, eventually, github, headers,  # noqa: F401
-                                        job_of, make_silent, owner, post_report, reload, wait_dispatched)
+from tests.provisioning_support import (  # noqa: F401
+    deploy,
+    dispatcher_idle,
+    eventually,
+    github,
+    headers,
+    job_of,
+    make_silent,
+    owner,
+    post_report,
+    reload,
+    wait_dispatched,
+)
 
 
 async def test_deploy_dispatches_the_workflow_once_with_the_spec_body(github: GitHubDouble, user: User, owner,

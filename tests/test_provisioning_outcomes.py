@@ -3,8 +3,7 @@ from nicegui.testing import User
 
 from tests.factories import make_agent, make_user
 from tests.github_double import PERMANENT, GitHubDouble
-from tests.provisioning_support import (deploy, dispatched_job, github, headers, owner,  # noqa: F401
-                                        post_report, wait_dispatched)
+from tests.provisioning_support import deploy, dispatched_job, github, headers, owner, post_report, wait_dispatched  # noqa: F401
 from tests.smtp_server import Mailbox, smtp_server, trusted_ca, wait_for_mail  # noqa: F401
 
 

@@ -5,8 +5,7 @@ from models import Agent
 from services import provisioning
 from tests.factories import make_agent
 from tests.github_double import GitHubDouble
-from tests.provisioning_support import (eventually, github, headers, job_of, owner, post_report,  # noqa: F401
-                                        reload, wait_dispatched)
+from tests.provisioning_support import eventually, github, headers, job_of, owner, post_report, reload, wait_dispatched  # noqa: F401
 
 
 async def report(user: User, job_id: int, status: str, **fields) -> None:

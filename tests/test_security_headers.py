@@ -34,7 +34,7 @@ async def test_hsts_when_public_url_is_https(user: User, monkeypatch):
 
 
 @pytest.mark.browser
-def test_pages_work_under_the_policy_without_violations(live_server: str, browser: WebDriver):  # noqa: F811
+def test_pages_work_under_the_policy_without_violations(live_server: str, browser: WebDriver):
     browser.get(f'{live_server}/signup')
     WebDriverWait(browser, 20).until(lambda d: d.execute_script('return window.did_handshake === true'))
     assert httpx.get(f'{live_server}/signup').headers['content-security-policy']

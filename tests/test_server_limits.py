@@ -31,7 +31,7 @@ def read_until_closed(connection: socket.socket) -> bytes:
     return received
 
 
-def test_headers_over_the_limit_answer_431(server, live_server: str):  # noqa: F811
+def test_headers_over_the_limit_answer_431(server, live_server: str):
     with connect(live_server) as connection:
         connection.sendall(b'GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ' + b'a' * (MAX_HEADER_BYTES + 1))
         answer = read_until_closed(connection)
@@ -39,7 +39,7 @@ def test_headers_over_the_limit_answer_431(server, live_server: str):  # noqa: F
     assert b'HEADERS_TOO_LARGE' in answer
 
 
-def test_a_32_mib_header_is_refused_before_it_is_read(server, live_server: str):  # noqa: F811
+def test_a_32_mib_header_is_refused_before_it_is_read(server, live_server: str):
     with connect(live_server) as connection:
         connection.sendall(b'GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ')
         with pytest.raises(OSError):  # the server answers and closes while the rest is still being sent
@@ -50,7 +50,7 @@ def test_a_32_mib_header_is_refused_before_it_is_read(server, live_server: str):
             raise AssertionError('the server read a 32 MiB header')
 
 
-def test_headers_just_under_the_limit_are_read(server, live_server: str):  # noqa: F811
+def test_headers_just_under_the_limit_are_read(server, live_server: str):
     head = b'GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Big: '
     filler = MAX_HEADER_BYTES - len(head) - 4
     with connect(live_server) as connection:
@@ -58,19 +58,19 @@ def test_headers_just_under_the_limit_are_read(server, live_server: str):  # noq
         assert read_until_closed(connection).startswith(b'HTTP/1.1 200 ')
 
 
-def test_a_body_after_the_headers_does_not_count_against_the_header_limit(server, live_server: str):  # noqa: F811
+def test_a_body_after_the_headers_does_not_count_against_the_header_limit(server, live_server: str):
     body = b'{}' + b' ' * (200 * 1024)
     response = httpx.post(f'{live_server}/api/auth/token', content=body, timeout=WAIT_FOR_THE_SERVER)
     assert response.status_code != 431
 
 
-def test_headers_that_never_end_are_cut_off(server, live_server: str):  # noqa: F811
+def test_headers_that_never_end_are_cut_off(server, live_server: str):
     with connect(live_server) as connection:
         connection.sendall(b'GET /healthz HTTP/1.1\r\nHost: x\r\n')  # and then nothing: a slow-loris client
         assert read_until_closed(connection) == b''  # closed by the server, well before the test gives up
 
 
-def test_a_kept_alive_connection_that_starts_a_request_and_stalls_is_cut_off(server, live_server: str):  # noqa: F811
+def test_a_kept_alive_connection_that_starts_a_request_and_stalls_is_cut_off(server, live_server: str):
     with connect(live_server) as connection:
         connection.sendall(b'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n')
         first = connection.recv(65536)

@@ -22,7 +22,7 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import report  # noqa: E402  (the sibling script)
+import report
 
 DEFAULT_SERVER_TYPES = {'small': 'cx22', 'medium': 'cx32', 'large': 'cx42'}
 LABEL = 'agenthost-agent'

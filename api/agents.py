@@ -1,4 +1,4 @@
-"""JSON API for agents (spec §4): thin routes that call one service each and shape the answer."""
+"""JSON API for agents: thin routes that call one service each and shape the answer."""
 from datetime import datetime
 from typing import Annotated, cast
 

@@ -1,4 +1,4 @@
-"""JSON API for the account's billing (spec §4)."""
+"""JSON API for the account's billing."""
 from fastapi import APIRouter, Request
 from nicegui import run
 

@@ -1,4 +1,4 @@
-"""The edge where domain errors become HTTP: every `/api` error leaves in the shape of spec §4."""
+"""The edge where domain errors become HTTP: every `/api` error leaves as `{"error": {"code", "message", "field"?}}`."""
 from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse

@@ -1,4 +1,4 @@
-"""`POST /api/provisioning/callback`: the workflow's signed progress reports (spec §6)."""
+"""`POST /api/provisioning/callback`: the workflow's signed progress reports."""
 from fastapi import APIRouter, Request
 from nicegui import run
 

@@ -1,4 +1,4 @@
-"""Refuse request bodies over 1 MiB before they are read (spec §4: 413)."""
+"""Refuse request bodies over 1 MiB before they are read."""
 import json
 
 MAX_BODY_BYTES = 1024 * 1024

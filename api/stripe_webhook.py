@@ -1,4 +1,4 @@
-"""`POST /api/webhooks/stripe`: verify, store, answer — processing follows off the request (spec §5)."""
+"""`POST /api/webhooks/stripe`: verify, store, answer — processing follows off the request."""
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from nicegui import run

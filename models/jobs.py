@@ -10,7 +10,7 @@ JOB_KINDS = ('provision', 'deprovision')
 
 
 class ProvisioningJob(BaseModel):
-    """One provisioning or deprovisioning of an agent: the only truth about where that work stands (spec §3).
+    """One provisioning or deprovisioning of an agent: the only truth about where that work stands.
 
     `open_agent` holds the agent's id while the job is open and NULL once it is finished; its unique index makes
     "one open job per agent" a database rule, not a hope. Workers claim a job by compare-and-set on `status` and

@@ -1,4 +1,4 @@
-"""Verifying what the workflow and GitHub send us (spec §6), before `services.provisioning` acts on it.
+"""Verifying what the workflow and GitHub send us, before `services.provisioning` acts on it.
 
 - Callbacks: `X-AgentHost-Signature: t=<unix>,v1=<hex HMAC-SHA256(CALLBACK_SECRET, "<t>.<raw body>")>`, at most
   300 s old (several `v1` may be sent while a secret is rotated).
@@ -119,7 +119,7 @@ def parse_report(body: bytes) -> Report:
 
 
 def receive_github_webhook(body: bytes, headers: dict[str, str]) -> dict:
-    """Verify, store once by delivery id, and apply a GitHub webhook delivery (spec §6)."""
+    """Verify, store once by delivery id, and apply a GitHub webhook delivery."""
     secret = get_settings().github_webhook_secret
     if not secret:
         raise DomainError('WEBHOOK_NOT_CONFIGURED', 'GITHUB_WEBHOOK_SECRET is not set, so GitHub webhooks cannot '

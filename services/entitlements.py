@@ -1,6 +1,6 @@
 """Who may run how many agents: subscriptions in good standing, past_due within the grace, comp grants.
 
-Spec §5: entitled means `active` or `trialing`, `past_due` for up to BILLING_GRACE_DAYS after it became
+Entitled means `active` or `trialing`, `past_due` for up to BILLING_GRACE_DAYS after it became
 past_due, or a complimentary grant; every other status is not.
 """
 from dataclasses import dataclass, field

@@ -1,4 +1,4 @@
-"""The GitHub REST calls of provisioning (spec §6): dispatch the workflow, find, read and cancel its runs.
+"""The GitHub REST calls of provisioning: dispatch the workflow, find, read and cancel its runs.
 
 Every failure becomes a `GitHubError` that says whether trying again can help (`transient`), whether the request
 may already have had its effect (`maybe_sent`: a timeout or a 5xx after the body went out), how long GitHub asked

@@ -16,7 +16,7 @@ PER_AGENT_PLAN = 'agent'
 
 
 def plans() -> list[Plan]:
-    """Plans offered for subscription (spec §2 defaults)."""
+    """Plans offered for subscription."""
     settings = get_settings()
     return [Plan('starter', 1, 99, settings.stripe_price_starter), Plan('pro', 3, 199, settings.stripe_price_pro),
             Plan('business', 10, 299, settings.stripe_price_business)]

@@ -1,4 +1,4 @@
-"""Provisioning jobs: the table is the truth, workers only move it forward (spec §3, §6).
+"""Provisioning jobs: the table is the truth, workers only move it forward.
 
 Deploy, Stop, Delete, Retry and Cancel change jobs and agents inside one write transaction each; the dispatcher
 (`services/scheduler.py`) then works on due jobs through `due_job_ids` and `work_on`, which claim a job by
@@ -452,7 +452,7 @@ def reap_silent_jobs(now: datetime | None = None) -> list[int]:
 
 @dataclass
 class Report:
-    """One verified callback from the workflow (spec §6)."""
+    """One verified callback from the workflow."""
     job_id: int
     status: str
     step: str = ''

@@ -1,4 +1,4 @@
-"""Stripe webhooks: verify and store on receipt, process afterwards (spec §5).
+"""Stripe webhooks: verify and store on receipt, process afterwards.
 
 Receiving never waits on Stripe's API: it verifies the signature with the SDK, stores the event once by
 its id and answers. Processing re-reads the objects from Stripe, retries transient failures with back-off,

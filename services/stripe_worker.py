@@ -1,6 +1,6 @@
 """Works through stored Stripe events one at a time, in a thread of its own, on a clock and when woken.
 
-One event at a time on purpose: receiving must never wait for processing (spec §5), and a burst of deliveries
+One event at a time on purpose: receiving must never wait for processing, and a burst of deliveries
 processed in parallel would take the CPU from the requests receiving them. A new event wakes the worker after a
 short gathering pause, so one re-read from Stripe settles a burst about the same object; the clock picks up
 retries whose back-off has passed and events left over by a restart, re-checks entitlements (a past_due grace

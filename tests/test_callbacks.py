@@ -1,4 +1,4 @@
-"""`POST /api/provisioning/callback`: signed, fresh, forward-only (spec §6)."""
+"""`POST /api/provisioning/callback`: signed, fresh, forward-only."""
 import time
 
 import pytest

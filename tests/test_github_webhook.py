@@ -1,4 +1,4 @@
-"""`POST /api/webhooks/github`: verified, deduplicated `workflow_run` events as the safety net (spec §6)."""
+"""`POST /api/webhooks/github`: verified, deduplicated `workflow_run` events as the safety net."""
 import hashlib
 import hmac
 import json

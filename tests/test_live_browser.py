@@ -1,4 +1,4 @@
-"""Real Chromium: a callback from outside changes the open agent page, without a reload (spec §7).
+"""Real Chromium: a callback from outside changes the open agent page, without a reload.
 
 The app runs as `python main.py` (tests/live_server.py) against the GitHub double; the browser logs in, presses
 Deploy, and then the test, playing the workflow, posts signed callbacks. A marker set in the page's JavaScript

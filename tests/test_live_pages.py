@@ -1,4 +1,4 @@
-"""The agent page and the agents list follow provisioning live, without a reload (spec §7)."""
+"""The agent page and the agents list follow provisioning live, without a reload."""
 from nicegui.testing import User
 
 from models import ProvisioningJob

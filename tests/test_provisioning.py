@@ -1,4 +1,4 @@
-"""Deploy → dispatch → callbacks → running, over real HTTP to the GitHub double (spec §3, §4, §6)."""
+"""Deploy → dispatch → callbacks → running, over real HTTP to the GitHub double."""
 import asyncio
 
 from nicegui.testing import User

@@ -1,4 +1,4 @@
-"""Stop, Delete, Cancel and billing's stop: deprovision jobs through the same workflow (spec §3, §4)."""
+"""Stop, Delete, Cancel and billing's stop: deprovision jobs through the same workflow."""
 from nicegui.testing import User
 
 from models import Agent

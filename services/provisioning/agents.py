@@ -1,4 +1,6 @@
-"""Agents as their owners see them: the configuration rules shared by the wizard and the API, and CRUD."""
+"""Agents as their owners see them: the configuration rules shared by the wizard and the API, owner-scoped lookups,
+create and update. Delete is part of the lifecycle (`commands.request_delete`); this module imports nothing from the
+rest of provisioning, which builds on it."""
 import re
 
 from models import EDITABLE_STATUSES, Agent, User, utcnow, write_transaction

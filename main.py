@@ -12,8 +12,8 @@ import sys
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-from services import logs
-from services.settings import Settings, SettingsError, configure, load_settings
+from services.platform import logs
+from services.platform.settings import Settings, SettingsError, configure, load_settings
 
 CODE_DIR = Path(__file__).resolve().parent  # inside a single binary: the folder it unpacked itself into
 DATA_DIR_HELP = 'folder for the SQLite database, storage secret and NiceGUI storage (sets DATA_DIR; default ./data)'
@@ -68,9 +68,11 @@ from api import stripe_webhook as stripe_webhook_api  # noqa: E402
 from api.request_ids import RequestIds  # noqa: E402
 from api.request_limits import BodySizeLimit  # noqa: E402
 from api.security_headers import SecurityHeaders  # noqa: E402
-from services import accounts, backups, billing, loop_lag, stripe_webhooks, stripe_worker  # noqa: E402
-from services import scheduler as provisioning_scheduler  # noqa: E402
-from services.errors import DomainError  # noqa: E402
+from services.accounts import accounts  # noqa: E402
+from services.billing import billing, stripe_webhooks, stripe_worker  # noqa: E402
+from services.platform import backups, loop_lag  # noqa: E402
+from services.platform.errors import DomainError  # noqa: E402
+from services.provisioning import scheduler as provisioning_scheduler  # noqa: E402
 
 app.include_router(health_api.router)  # GET /healthz
 app.include_router(metrics_api.router)  # GET /metrics

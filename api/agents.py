@@ -6,7 +6,8 @@ from fastapi import APIRouter, Header, Path, Request
 from nicegui import run
 
 from models import MAX_ID, Agent, JobEvent, ProvisioningJob
-from services import agents, failure_reasons, provisioning
+from services import provisioning
+from services.provisioning import agents, failure_reasons
 
 from .auth import CurrentUser
 from .bodies import read_json
@@ -76,7 +77,7 @@ async def update_agent(user: CurrentUser, agent_id: AgentId, request: Request) -
 
 @router.delete('/{agent_id}', status_code=202)
 async def delete_agent(user: CurrentUser, agent_id: AgentId) -> dict:
-    agent = await run.io_bound(agents.delete_agent, owner=user, agent_id=agent_id)
+    agent = await run.io_bound(provisioning.request_delete, owner=user, agent_id=agent_id)
     return await run.io_bound(agent_to_json, agent)
 
 

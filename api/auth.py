@@ -7,8 +7,8 @@ from nicegui import app, run
 from starlette.middleware.base import BaseHTTPMiddleware
 
 from models import User
-from services import accounts
-from services.accounts import AccountError
+from services.accounts import accounts
+from services.accounts.accounts import AccountError
 
 from . import csrf
 from .bodies import read_json

@@ -2,7 +2,7 @@
 from fastapi import APIRouter, Request
 from nicegui import run
 
-from services import billing
+from services.billing import billing
 
 from .agents import iso
 from .auth import CurrentUser

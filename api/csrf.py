@@ -9,8 +9,8 @@ from urllib.parse import urlsplit
 
 from fastapi import Request
 
-from services.errors import DomainError
-from services.settings import get_settings
+from services.platform.errors import DomainError
+from services.platform.settings import get_settings
 
 WRITE_METHODS = frozenset({'POST', 'PUT', 'PATCH', 'DELETE'})
 

@@ -4,7 +4,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from services.errors import DomainError
+from services.platform.errors import DomainError
 
 STATUS_BY_CODE = {
     'INVALID_JSON': 400,

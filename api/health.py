@@ -3,7 +3,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from nicegui import app, run
 
-from services import health
+from services.platform import health
 
 router = APIRouter(tags=['health'])
 

@@ -6,8 +6,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from nicegui import run
 
-from services import metrics
-from services.settings import get_settings
+from services.platform import metrics
+from services.platform.settings import get_settings
 
 router = APIRouter(tags=['metrics'])
 

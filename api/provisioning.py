@@ -2,7 +2,7 @@
 from fastapi import APIRouter, Request
 from nicegui import run
 
-from services import callbacks
+from services.provisioning import callbacks
 
 router = APIRouter(prefix='/api/provisioning', tags=['provisioning'])
 

@@ -1,7 +1,7 @@
 """Request ids: the caller's `X-Request-ID` when it is sane, a new one otherwise.
 
 The id is answered in the response header and tagged on every log line written while the request runs (through the
-contextvar in `services/logs.py`), and one access line per request records method, path, status and duration —
+contextvar in `services/platform/logs.py`), and one access line per request records method, path, status and duration —
 the path only: query strings may carry session ids and are left out.
 """
 import logging
@@ -9,7 +9,7 @@ import re
 import time
 import uuid
 
-from services.logs import request_id
+from services.platform.logs import request_id
 
 HEADER = b'x-request-id'
 ACCEPTED = re.compile(r'^[A-Za-z0-9._:-]{1,128}$')

@@ -5,7 +5,7 @@ NiceGUI renders with inline scripts and compiles Vue templates in the browser (`
 frame the app. HSTS only when PUBLIC_URL is https: over plain http a browser ignores it anyway, and on localhost it
 would pin every other local app on that host to https.
 """
-from services.settings import get_settings
+from services.platform.settings import get_settings
 
 CONTENT_SECURITY_POLICY = '; '.join((
     "default-src 'self'",

@@ -3,7 +3,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from nicegui import run
 
-from services import stripe_webhooks
+from services.billing import stripe_webhooks
 
 router = APIRouter(prefix='/api/webhooks', tags=['webhooks'])
 

@@ -4,7 +4,7 @@ import time
 
 import httpx
 
-from services.callbacks import sign
+from services.provisioning.callbacks import sign
 
 from .browser import chromium, log_in, wait_for_handshake
 from .deploy_dispatch import wait_for_dispatch

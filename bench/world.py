@@ -51,8 +51,10 @@ def prepare_accounts(data_dir: Path, settings: dict[str, str], *, users: int, ag
     os.environ.update({**settings, 'DATA_DIR': str(data_dir), 'AGENTHOST_ENV_FILE': ''})
     os.environ.pop('DATABASE_URL', None)
     import models
-    from services import accounts, agents, billing
-    from services.settings import Settings, configure
+    from services.accounts import accounts
+    from services.billing import billing
+    from services.platform.settings import Settings, configure
+    from services.provisioning import agents
 
     configured = configure(Settings())
     models.open_database(configured.resolved_database_url)

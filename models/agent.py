@@ -7,7 +7,7 @@ AGENT_STATUSES = ('draft', 'provisioning', 'running', 'failed', 'stopping', 'sto
 EDITABLE_STATUSES = ('draft', 'stopped')
 COUNTED_STATUSES = ('provisioning', 'running', 'stopping', 'deleting')
 """Agents in these states use up the plan's agent allowance: their server may exist (a failed agent counts too
-while a server may be left; `services.entitlements.counted_agents` decides that)."""
+while a server may be left; `services.billing.entitlements.counted_agents` decides that)."""
 
 
 class Agent(BaseModel):

@@ -1,8 +1,10 @@
 """`/admin`: setup checklist, accounts with comp grants, and webhook events with Reprocess (admins only)."""
 from nicegui import run, ui
 
-from services import admin, billing, failure_reasons, plans, setup_checklist
-from services.errors import DomainError
+from services.billing import billing, plans
+from services.operator import admin, setup_checklist
+from services.platform.errors import DomainError
+from services.provisioning import failure_reasons
 
 from .frame import frame, guarded, signed_in_user
 

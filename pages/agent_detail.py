@@ -6,10 +6,12 @@ dispatcher, another browser), and on every load, so a browser that reconnects la
 from nicegui import run, ui
 
 from models import MAX_ID
-from services import agents, billing, events, failure_reasons, provisioning
-from services.errors import DomainError
-from services.provisioning import STEP_LABELS, AgentState, steps_of
-from services.settings import get_settings
+from services import provisioning
+from services.billing import billing
+from services.platform import events
+from services.platform.errors import DomainError
+from services.platform.settings import get_settings
+from services.provisioning import STEP_LABELS, AgentState, failure_reasons, steps_of
 
 from .frame import frame, guarded, signed_in_user, status_badge
 
@@ -99,7 +101,7 @@ async def agent_detail_page(agent_id: int) -> None:
     async def delete() -> None:
         dialog.close()
         try:
-            agent = await run.io_bound(agents.delete_agent, owner=user, agent_id=agent_id)
+            agent = await run.io_bound(provisioning.request_delete, owner=user, agent_id=agent_id)
         except DomainError as problem:
             ui.notify(problem.message, type='negative')
             return

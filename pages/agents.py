@@ -1,7 +1,8 @@
 """`/`: the signed-in user's agents with their status, updated live as provisioning moves on."""
 from nicegui import run, ui
 
-from services import events, provisioning
+from services import provisioning
+from services.platform import events
 
 from .frame import frame, signed_in_user, status_badge
 

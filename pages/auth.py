@@ -15,9 +15,10 @@ from fastapi.responses import RedirectResponse
 from nicegui import app, ui
 
 from api import csrf
-from services import accounts, events
-from services.accounts import AccountError
-from services.errors import DomainError
+from services.accounts import accounts
+from services.accounts.accounts import AccountError
+from services.platform import events
+from services.platform.errors import DomainError
 
 from .frame import frame, signed_in_user
 

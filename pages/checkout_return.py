@@ -5,8 +5,8 @@ webhook is late, and nothing happens twice when both arrive.
 """
 from nicegui import run, ui
 
-from services import billing
-from services.errors import DomainError
+from services.billing import billing
+from services.platform.errors import DomainError
 
 from .frame import frame, signed_in_user
 

@@ -14,7 +14,8 @@ from fastapi import HTTPException
 from nicegui import Client, app, run, storage, ui
 
 from models import User
-from services import accounts, events
+from services.accounts import accounts
+from services.platform import events
 
 STATUS_COLORS = {'draft': 'grey', 'provisioning': 'blue', 'running': 'positive', 'failed': 'negative',
                  'stopping': 'orange', 'stopped': 'grey-7', 'deleting': 'orange', 'deleted': 'grey-5'}

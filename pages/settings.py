@@ -1,9 +1,10 @@
 """`/settings`: the account's plan and billing, and its API tokens."""
 from nicegui import run, ui
 
-from services import accounts, billing, plans
-from services.errors import DomainError
-from services.settings import get_settings
+from services.accounts import accounts
+from services.billing import billing, plans
+from services.platform.errors import DomainError
+from services.platform.settings import get_settings
 
 from .frame import frame, guarded, signed_in_user
 

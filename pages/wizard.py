@@ -1,16 +1,17 @@
 """`/agents/new`: the four-step wizard that creates a draft agent.
 
-Each step validates its own fields with the same rules the API applies (`services.agents.validate_field`),
+Each step validates its own fields with the same rules the API applies (`services.provisioning.agents.validate_field`),
 so a message appears next to the field before anything is sent; Back keeps what was typed.
 """
 from functools import partial
 
 from nicegui import run, ui
 
-from services import agents, billing, plans
-from services.agents import AgentError
-from services.errors import DomainError
-from services.settings import get_settings
+from services.billing import billing, plans
+from services.platform.errors import DomainError
+from services.platform.settings import get_settings
+from services.provisioning import agents
+from services.provisioning.agents import AgentError
 
 from .frame import frame, guarded, signed_in_user
 

@@ -5,8 +5,9 @@ import os
 import sys
 
 import models
-from services import accounts, agents, passwords
-from services.settings import configure, load_settings
+from services.accounts import accounts, passwords
+from services.platform.settings import configure, load_settings
+from services.provisioning import agents
 
 PASSWORD = 'correct horse battery'
 

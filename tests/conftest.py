@@ -8,8 +8,9 @@ import pytest
 from nicegui import app as nicegui_app
 
 import models
-from services import events, login_limits
-from services.settings import Settings, configure
+from services.accounts import login_limits
+from services.platform import events
+from services.platform.settings import Settings, configure
 
 NICEGUI_LIFESPAN = nicegui_app.router.lifespan_context
 POSTGRES_URL = os.environ.get('DATABASE_URL', '') if os.environ.get('DATABASE_URL', '').startswith('postgres') else ''

@@ -2,7 +2,9 @@
 from itertools import count
 
 from models import Agent, User
-from services import accounts, agents, billing
+from services.accounts import accounts
+from services.billing import billing
+from services.provisioning import agents
 
 PASSWORD = 'correct horse battery'
 _numbers = count(1)

@@ -15,10 +15,10 @@ from nicegui.testing import User
 
 from models import Agent, ProvisioningJob
 from models import User as Account
-from services import callbacks
-from services import github as github_service
-from services.scheduler import dispatcher
-from services.settings import Settings, configure
+from services.platform.settings import Settings, configure
+from services.provisioning import callbacks
+from services.provisioning import github as github_service
+from services.provisioning.scheduler import dispatcher
 from tests.factories import make_agent, make_entitled_user, make_token
 from tests.github_double import REPOSITORY, GitHubDouble
 

@@ -72,7 +72,7 @@ def server_context(ca: trustme.CA) -> ssl.SSLContext:
 def configure(monkeypatch, url: str) -> None:
     monkeypatch.setenv('SMTP_URL', url)
     monkeypatch.setenv('MAIL_FROM', MAIL_FROM)
-    from services.settings import Settings, configure
+    from services.platform.settings import Settings, configure
     configure(Settings())
 
 

@@ -423,7 +423,7 @@ def stripe_double(monkeypatch) -> Iterator[StripeDouble]:
                         ('STRIPE_PRICE_PRO', PRICES['pro']), ('STRIPE_PRICE_BUSINESS', PRICES['business']),
                         ('STRIPE_PRICE_AGENT', PRICES['agent'])):
         monkeypatch.setenv(name, value)
-    from services.settings import Settings, configure
+    from services.platform.settings import Settings, configure
     configure(Settings())
     # The SDK's own retries run against the double's Stripe-Should-Retry; only their pauses are shortened.
     monkeypatch.setattr(stripe._http_client.HTTPClient, 'INITIAL_DELAY', 0.01)

@@ -7,8 +7,8 @@ import pytest
 from nicegui.testing import User
 
 from models import User as Account
-from services import accounts, login_limits, passwords
-from services.accounts import AccountError
+from services.accounts import accounts, login_limits, passwords
+from services.accounts.accounts import AccountError
 from tests.factories import PASSWORD, make_token, make_user
 
 

@@ -2,7 +2,9 @@ import pytest
 from nicegui.testing import User
 
 from models import CompGrant, WebhookEvent
-from services import accounts, billing, provisioning, stripe_webhooks
+from services import provisioning
+from services.accounts import accounts
+from services.billing import billing, stripe_webhooks
 from tests.factories import PASSWORD, make_agent, make_entitled_user, make_user
 from tests.github_double import Answer
 from tests.pages_support import log_in, log_in_as_admin
@@ -22,7 +24,7 @@ async def admin_page_shows(user: User, text: str) -> None:
 
 def reconfigure(monkeypatch, **variables: str | None) -> None:
     """Change settings after main.py read them (None removes a variable)."""
-    from services.settings import Settings, configure
+    from services.platform.settings import Settings, configure
     for name, value in variables.items():
         if value is None:
             monkeypatch.delenv(name)

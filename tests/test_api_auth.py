@@ -1,7 +1,7 @@
 from nicegui.testing import User
 
 from models import Agent, ApiToken
-from services import accounts
+from services.accounts import accounts
 from tests.factories import PASSWORD, make_agent, make_token, make_user
 from tests.pages_support import log_in
 
@@ -79,7 +79,7 @@ async def test_repeated_failures_from_one_address_lock_out_every_account(user: U
 
 
 def test_address_window_ends_when_the_window_passes():
-    from services.login_limits import SlidingWindow
+    from services.accounts.login_limits import SlidingWindow
     window = SlidingWindow(limit=2, window=60)
     window.record('a', now=0)
     window.record('a', now=1)
@@ -156,7 +156,7 @@ async def test_a_session_write_from_a_cross_site_fetch_is_refused(user: User):
 
 async def test_a_session_write_from_the_public_url_is_accepted(user: User):
     await log_in(user)
-    from services.settings import get_settings
+    from services.platform.settings import get_settings
     response = await user.http_client.post('/api/agents', json={'name': 'Mine'},
                                            headers={'Origin': get_settings().public_url})
     assert response.status_code == 201

@@ -8,10 +8,10 @@ import pytest
 from nicegui.testing import User
 
 from models import Agent, ApiToken, JobEvent, ProvisioningJob
-from services import callbacks
-from services.callbacks import SignatureError
-from services.inputs import MAX_DEPTH, MAX_NUMBER_DIGITS
-from services.settings import configure, load_settings
+from services.platform.inputs import MAX_DEPTH, MAX_NUMBER_DIGITS
+from services.platform.settings import configure, load_settings
+from services.provisioning import callbacks
+from services.provisioning.callbacks import SignatureError
 from tests.factories import PASSWORD, make_token, make_user
 from tests.github_double import REPOSITORY, GitHubDouble
 from tests.provisioning_support import (  # noqa: F401

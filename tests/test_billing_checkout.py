@@ -2,8 +2,8 @@ import pytest
 from nicegui.testing import User
 
 from models import StripeCustomer, Subscription
-from services import billing, entitlements
-from services.errors import DomainError
+from services.billing import billing, entitlements
+from services.platform.errors import DomainError
 from tests.factories import make_agent, make_token, make_user
 from tests.stripe_double import PRICES, StripeDouble, stripe_double  # noqa: F401
 
@@ -105,7 +105,7 @@ def test_portal_without_a_customer_says_to_subscribe_first(stripe_double):
 
 
 def test_checkout_when_stripe_refuses_the_key_names_the_setting(stripe_double, monkeypatch):
-    from services.settings import Settings, configure
+    from services.platform.settings import Settings, configure
     monkeypatch.setenv('STRIPE_SECRET_KEY', 'sk_test_wrong')
     configure(Settings())
     with pytest.raises(DomainError) as refusal:

@@ -1,5 +1,5 @@
 """Billing tells people by mail: a failed payment, and agents stopped because the entitlement ended."""
-from services import billing, stripe_webhooks
+from services.billing import billing, stripe_webhooks
 from tests.factories import make_agent, make_user
 from tests.provisioning_support import github  # noqa: F401
 from tests.smtp_server import Mailbox, smtp_server, trusted_ca, wait_for_mail  # noqa: F401

@@ -5,8 +5,8 @@ from nicegui.testing import User
 from nicegui.testing.user_navigate import UserNavigate
 
 from models import Subscription
-from services import billing
-from services.settings import Settings, configure
+from services.billing import billing
+from services.platform.settings import Settings, configure
 from tests.pages_support import log_in
 from tests.stripe_double import stripe_double  # noqa: F401
 

@@ -3,9 +3,9 @@ import pytest
 from nicegui.testing import User
 
 from models import ProvisioningJob
-from services import billing, gate
-from services.gate import GateError
-from services.settings import Settings, configure
+from services.billing import billing, gate
+from services.billing.gate import GateError
+from services.platform.settings import Settings, configure
 from tests.factories import make_agent, make_user
 from tests.provisioning_support import eventually, github  # noqa: F401
 from tests.stripe_double import StripeDouble, deliver, stripe_double, wait_until_processed  # noqa: F401

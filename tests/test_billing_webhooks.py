@@ -11,8 +11,8 @@ import stripe
 from nicegui.testing import User
 
 from models import EntitlementLoss, Subscription, WebhookDelivery, WebhookEvent, utcnow
-from services import billing, entitlements, stripe_api, stripe_webhooks, stripe_worker
-from services.stripe_api import StripeCallError
+from services.billing import billing, entitlements, stripe_api, stripe_webhooks, stripe_worker
+from services.billing.stripe_api import StripeCallError
 from tests.factories import make_agent, make_user
 from tests.provisioning_support import eventually, github, job_of, reload  # noqa: F401
 from tests.stripe_double import StripeDouble, deliver, stripe_double, wait_until_processed  # noqa: F401

@@ -5,8 +5,8 @@ import pytest
 from nicegui.testing import User
 
 from models import JobEvent, ProvisioningJob
-from services import callbacks
-from services.callbacks import SignatureError
+from services.provisioning import callbacks
+from services.provisioning.callbacks import SignatureError
 from tests.github_double import GitHubDouble
 from tests.provisioning_support import dispatched_job, github, headers, owner, reload, signed_callback  # noqa: F401
 

@@ -6,7 +6,7 @@ from contextlib import closing
 from pathlib import Path
 
 from models import User
-from services import accounts
+from services.accounts import accounts
 from tests.stripe_double import stripe_double  # noqa: F401
 
 ROOT = Path(__file__).parent.parent
@@ -93,7 +93,7 @@ def test_stripe_sync_without_a_key_says_billing_is_not_set_up():
 
 def test_stripe_sync_rereads_every_customers_subscriptions(stripe_double):
     from models import Subscription
-    from services import billing
+    from services.billing import billing
     user = accounts.create_user(email='payer@example.com', password='long enough')
     billing.start_checkout(user=user, plan='pro')
     session_id = list(stripe_double.sessions)[-1]
@@ -108,7 +108,7 @@ def test_stripe_sync_rereads_every_customers_subscriptions(stripe_double):
 
 def test_stripe_reprocess_failed_processes_failed_events_again(stripe_double):
     from models import WebhookEvent
-    from services import billing, stripe_webhooks
+    from services.billing import billing, stripe_webhooks
     user = accounts.create_user(email='payer@example.com', password='long enough')
     billing.start_checkout(user=user, plan='pro')
     _, completed, _ = stripe_double.complete_checkout(list(stripe_double.sessions)[-1])

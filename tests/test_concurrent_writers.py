@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import models
-from services import accounts
+from services.accounts import accounts
 
 ROOT = Path(__file__).parent.parent
 WRITERS = 3

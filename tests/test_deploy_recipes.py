@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from services.settings import Settings
+from services.platform.settings import Settings
 from tests.live_server import free_port
 
 DEPLOY = Path(__file__).parent.parent / 'deploy'

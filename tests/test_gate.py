@@ -4,8 +4,8 @@ import pytest
 from nicegui.testing import User
 
 from models import CompGrant, EntitlementLoss, utcnow
-from services import billing, gate
-from services.gate import GateError
+from services.billing import billing, gate
+from services.billing.gate import GateError
 from tests.factories import make_agent, make_token, make_user
 from tests.stripe_double import StripeDouble, deliver, stripe_double, wait_until_processed  # noqa: F401
 

@@ -3,7 +3,7 @@ import pytest
 from nicegui.testing import User
 
 from models import ProvisioningJob
-from services.settings import Settings, configure
+from services.platform.settings import Settings, configure
 from tests.factories import make_agent
 from tests.github_double import PERMANENT, TRANSIENT, Answer, GitHubDouble
 from tests.provisioning_support import deploy, github, headers, owner, reload, wait_dispatched  # noqa: F401

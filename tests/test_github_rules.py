@@ -9,9 +9,9 @@ import pytest
 from nicegui.testing import User
 
 from models import ProvisioningJob
-from services import github as github_service
-from services.github import GitHub, GitHubError, backoff_seconds
-from services.settings import Settings, configure
+from services.platform.settings import Settings, configure
+from services.provisioning import github as github_service
+from services.provisioning.github import GitHub, GitHubError, backoff_seconds
 from tests.factories import make_agent
 from tests.github_double import Answer, GitHubDouble, github_time
 from tests.provisioning_support import deploy, dispatched_job, eventually, github, headers, owner  # noqa: F401
@@ -51,7 +51,7 @@ def test_a_primary_rate_limit_waits_until_githubs_reset_time(github: GitHubDoubl
 
 
 class FakeRandom:
-    """Stands in for `random` in services.github: records each jitter range and picks a known point in it."""
+    """Stands in for `random` in services.provisioning.github: records each jitter range, picks a known point in it."""
     def __init__(self) -> None:
         self.ranges: list[tuple[float, float]] = []
 

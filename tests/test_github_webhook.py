@@ -132,7 +132,7 @@ async def test_a_run_of_another_workflow_with_a_matching_title_is_ignored(github
 
 async def test_a_run_of_the_workflow_by_numeric_id_is_matched(github: GitHubDouble, user: User, job: ProvisioningJob,
                                                               monkeypatch):
-    from services.settings import Settings, configure
+    from services.platform.settings import Settings, configure
     monkeypatch.setenv('GITHUB_WORKFLOW', str(run_of(github, job)['workflow_id']))
     configure(Settings())
     run = github.set_run(int(job.run_id), status='completed', conclusion='failure')
@@ -145,7 +145,7 @@ async def test_a_run_of_another_workflow_id_is_ignored_when_the_workflow_is_set_
                                                                                       user: User,
                                                                                       job: ProvisioningJob,
                                                                                       monkeypatch):
-    from services.settings import Settings, configure
+    from services.platform.settings import Settings, configure
     monkeypatch.setenv('GITHUB_WORKFLOW', '161335')
     configure(Settings())
     run = github.set_run(int(job.run_id), status='completed', conclusion='failure')

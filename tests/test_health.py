@@ -5,16 +5,16 @@ import types
 from nicegui.testing import User
 
 from models.database import MIGRATIONS_DIR
-from services import health
+from services.platform import health
 from tests.factories import make_user
 from tests.pages_support import log_in, log_in_as_admin
 
 
 def fake_scheduler(monkeypatch, running: bool) -> None:
-    module = types.ModuleType('services.scheduler')
-    module.__spec__ = importlib.machinery.ModuleSpec('services.scheduler', None)
+    module = types.ModuleType('services.provisioning.scheduler')
+    module.__spec__ = importlib.machinery.ModuleSpec('services.provisioning.scheduler', None)
     module.is_running = lambda: running
-    monkeypatch.setitem(sys.modules, 'services.scheduler', module)
+    monkeypatch.setitem(sys.modules, 'services.provisioning.scheduler', module)
 
 
 async def test_a_signed_in_non_admin_sees_only_ok(user: User):

@@ -9,8 +9,8 @@ import pytest
 from nicegui.nicegui import sio
 from nicegui.testing import User
 
-from services import logs
-from services.settings import Settings
+from services.platform import logs
+from services.platform.settings import Settings
 
 HOSTILE = 'a\x00b\x1b[31mc\rd\ne\x85f\u2028g\ud800h\x7f'
 

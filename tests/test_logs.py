@@ -7,8 +7,8 @@ import pytest
 from nicegui import ui
 from nicegui.testing import User
 
-from services import logs
-from services.settings import Settings, configure
+from services.platform import logs
+from services.platform.settings import Settings, configure
 from tests.factories import PASSWORD, make_token, make_user
 from tests.stripe_double import API_KEY, WEBHOOK_SECRET, StripeDouble, stripe_double  # noqa: F401
 

@@ -5,8 +5,8 @@ from nicegui import Client
 from nicegui.testing import User
 
 from models import db
-from services import metrics
-from services.settings import Settings, configure
+from services.platform import metrics
+from services.platform.settings import Settings, configure
 from tests.stripe_double import StripeDouble, deliver, stripe_double  # noqa: F401
 
 METRIC_NAMES = ('agenthost_webhook_deliveries_total', 'agenthost_jobs', 'agenthost_dispatch_attempts_total',

@@ -4,8 +4,8 @@ from concurrent.futures import Future
 import pytest
 
 from models import Agent
-from services import notifications
-from services.settings import Settings, configure
+from services.platform import notifications
+from services.platform.settings import Settings, configure
 from tests.factories import make_agent, make_user
 from tests.smtp_server import MAIL_FROM, PASSWORD, Mailbox, smtp_server, smtps_server, trusted_ca  # noqa: F401
 from tests.stripe_double import free_port
@@ -119,7 +119,7 @@ def test_a_failure_while_composing_never_reaches_the_caller(smtp_server, caplog)
 
 @pytest.mark.parametrize('url', ['mail.example.com:25', 'http://mail.example.com', 'smtp://'])
 def test_a_malformed_smtp_url_is_refused_at_start(monkeypatch, url):
-    from services.settings import SettingsError, load_settings
+    from services.platform.settings import SettingsError, load_settings
     monkeypatch.setenv('SMTP_URL', url)
     with pytest.raises(SettingsError, match='SMTP_URL'):
         load_settings()

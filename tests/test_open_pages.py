@@ -3,7 +3,10 @@ from nicegui.testing import User
 
 from models import Agent, ApiToken, ProvisioningJob
 from models import User as Account
-from services import accounts, admin, billing, events
+from services.accounts import accounts
+from services.billing import billing
+from services.operator import admin
+from services.platform import events
 from tests.factories import make_agent, make_user
 from tests.pages_support import log_in, log_in_as_admin
 from tests.provisioning_support import github  # noqa: F401

@@ -3,7 +3,7 @@ from nicegui import ui
 from nicegui.testing import User
 
 from models import ApiToken
-from services import accounts
+from services.accounts import accounts
 from tests.factories import make_agent, make_user
 from tests.pages_support import log_in
 

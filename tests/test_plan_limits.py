@@ -4,8 +4,9 @@ import pytest
 from nicegui.testing import User
 
 from models import Agent, CompGrant, ProvisioningJob, utcnow
-from services import billing, entitlements, gate, provisioning
-from services.gate import GateError
+from services import provisioning
+from services.billing import billing, entitlements, gate
+from services.billing.gate import GateError
 from services.provisioning import Report
 from tests.factories import make_agent, make_entitled_user, make_token, make_user
 from tests.github_double import GitHubDouble

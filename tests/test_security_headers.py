@@ -5,7 +5,7 @@ from nicegui.testing import User
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
 
-from services.settings import Settings, configure
+from services.platform.settings import Settings, configure
 from tests.live_server import browser, live_server  # noqa: F401
 
 EXPECTED = {'x-content-type-options': 'nosniff', 'x-frame-options': 'DENY',

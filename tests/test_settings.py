@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from services.settings import Settings, SettingsError, load_settings
+from services.platform.settings import Settings, SettingsError, load_settings
 
 ROOT = Path(__file__).parent.parent
 

@@ -2,7 +2,7 @@
 import httpx
 import pytest
 
-from services import plans, stripe_api
+from services.billing import plans, stripe_api
 from tests.stripe_double import API_KEY, PRICES, StripeDouble, stripe_double  # noqa: F401
 
 AUTH = {'Authorization': f'Bearer {API_KEY}'}

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from services import callbacks
+from services.provisioning import callbacks
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / 'deploy' / 'github'

@@ -1,7 +1,7 @@
 """The plans on sale: names, agent limits and monthly prices, with Stripe price ids from the settings."""
 from dataclasses import dataclass
 
-from .settings import get_settings
+from ..platform.settings import get_settings
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,8 @@ import httpx
 
 from models import MAX_ID
 
-from .errors import DomainError
-from .settings import Settings, get_settings
+from ..platform.errors import DomainError
+from ..platform.settings import Settings, get_settings
 
 API_VERSION = '2022-11-28'
 SECONDARY_LIMIT_WAIT = 60.0

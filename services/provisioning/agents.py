@@ -1,11 +1,13 @@
-"""Agents as their owners see them: the configuration rules shared by the wizard and the API, and CRUD."""
+"""Agents as their owners see them: the configuration rules shared by the wizard and the API, owner-scoped lookups,
+create and update. Delete is part of the lifecycle (`commands.request_delete`); this module imports nothing from the
+rest of provisioning, which builds on it."""
 import re
 
 from models import EDITABLE_STATUSES, Agent, User, utcnow, write_transaction
 
-from .errors import DomainError
-from .inputs import text_problem
-from .settings import get_settings
+from ..platform.errors import DomainError
+from ..platform.inputs import text_problem
+from ..platform.settings import get_settings
 
 NAME_PATTERN = re.compile(r'^[\w .-]{1,64}$')
 TEXT_LIMITS = {'description': 1000, 'system_prompt': 20000}
@@ -88,8 +90,3 @@ def update_agent(*, owner: User, agent_id: int, data: object) -> Agent:
             raise AgentError('AGENT_NOT_EDITABLE', 'The agent changed state meanwhile; reload and try again.')
     return Agent.get_by_id(agent.id)
 
-
-def delete_agent(*, owner: User, agent_id: int) -> Agent:
-    """Soft-delete an agent: at once without a server, else through a deprovision job (`deleting` → `deleted`)."""
-    from . import provisioning  # provisioning builds on this module
-    return provisioning.request_delete(owner=owner, agent_id=agent_id)

@@ -6,10 +6,10 @@ limit cannot both pass.
 """
 from models import Agent, User
 
+from ..platform.errors import DomainError
+from ..platform.settings import get_settings
 from . import entitlements
-from .errors import DomainError
 from .plans import billing_is_configured
-from .settings import get_settings
 
 
 class GateError(DomainError):

@@ -2,10 +2,10 @@
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
-from . import stripe_api
-from .github import GitHub, GitHubError
-from .plans import PER_AGENT_PLAN, find_plan, plans
-from .settings import get_settings
+from ..billing import stripe_api
+from ..billing.plans import PER_AGENT_PLAN, find_plan, plans
+from ..platform.settings import get_settings
+from ..provisioning.github import GitHub, GitHubError
 
 
 @dataclass

@@ -28,10 +28,12 @@ from models import (
     write_transaction,
 )
 
-from . import entitlements, notifications, provisioning, stripe_api
-from .errors import DomainError
+from .. import provisioning
+from ..platform import notifications
+from ..platform.errors import DomainError
+from ..platform.settings import get_settings
+from . import entitlements, stripe_api
 from .plans import PER_AGENT_PLAN, billing_is_configured, find_plan, plan_for_price, plans
-from .settings import get_settings
 
 
 class BillingError(DomainError):

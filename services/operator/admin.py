@@ -3,8 +3,11 @@ from dataclasses import dataclass
 
 from models import Agent, JobEvent, ProvisioningJob, User, WebhookEvent
 
-from . import callbacks, entitlements, events, provisioning, stripe_webhooks
-from .errors import DomainError
+from .. import provisioning
+from ..billing import entitlements, stripe_webhooks
+from ..platform import events
+from ..platform.errors import DomainError
+from ..provisioning import callbacks
 
 
 @dataclass

@@ -22,7 +22,8 @@ from nicegui import background_tasks
 
 from models import utcnow
 
-from . import events, github, provisioning
+from ..platform import events
+from . import dispatch, github, reaper
 
 log = logging.getLogger(__name__)
 
@@ -127,20 +128,20 @@ class Dispatcher(BackgroundWorker):
         await self.passes()
 
     async def reap(self) -> None:
-        await self.call(provisioning.reap_silent_jobs)
+        await self.call(reaper.reap_silent_jobs)
 
     async def _pass(self) -> None:
-        job_ids = await self.call(provisioning.due_job_ids) or []
-        await asyncio.gather(*(self.call(provisioning.work_on, job_id) for job_id in job_ids))
+        job_ids = await self.call(dispatch.due_job_ids) or []
+        await asyncio.gather(*(self.call(dispatch.work_on, job_id) for job_id in job_ids))
         await self._set_timer()
 
     async def _work_on(self, job_id: int) -> None:
-        await self.call(provisioning.work_on, job_id)
+        await self.call(dispatch.work_on, job_id)
         await self._set_timer()
 
     async def _set_timer(self) -> None:
         """Wake for the earliest retry or lease that falls due, unless a timer for an earlier moment is set."""
-        due = await self.call(provisioning.next_wake_at)
+        due = await self.call(dispatch.next_wake_at)
         if due is None or not self.running:
             return
         loop = asyncio.get_running_loop()

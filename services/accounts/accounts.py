@@ -7,9 +7,10 @@ from nicegui import run
 
 from models import ApiToken, User, utcnow, write_transaction
 
-from . import events, login_limits, passwords
-from .errors import DomainError
-from .inputs import encodable_problem, text_problem
+from ..platform import events
+from ..platform.errors import DomainError
+from ..platform.inputs import encodable_problem, text_problem
+from . import login_limits, passwords
 
 EMAIL_PATTERN = re.compile(r'^[^@\s]+@[^@\s]+\.[^@\s]+$')
 MIN_PASSWORD_LENGTH = 8

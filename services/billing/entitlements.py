@@ -8,9 +8,9 @@ from datetime import datetime, timedelta
 
 from models import COUNTED_STATUSES, Agent, CompGrant, Subscription, User, utcnow
 
-from . import servers
+from ..platform.settings import get_settings
+from ..provisioning import servers
 from .plans import PER_AGENT_PLAN, find_plan
-from .settings import get_settings
 
 GOOD_STANDING = ('active', 'trialing')
 

@@ -15,11 +15,13 @@ import traceback
 
 from models import MAX_ID, WebhookDelivery, WebhookEvent, utcnow, write_transaction
 
-from . import metrics, provisioning
-from .errors import DomainError
-from .inputs import parse_json, parse_json_object, text_problem
-from .provisioning import CALLBACK_STATUSES, ProvisioningError, Report
-from .settings import get_settings
+from ..platform import metrics
+from ..platform.errors import DomainError
+from ..platform.inputs import parse_json, parse_json_object, text_problem
+from ..platform.settings import get_settings
+from . import reports, workflow_runs
+from .jobs import ProvisioningError
+from .reports import CALLBACK_STATUSES, Report
 
 TOLERANCE_SECONDS = 300
 MAX_SIGNATURE_HEADER = 1024  # a timestamp and a few digests while a secret is rotated
@@ -91,7 +93,7 @@ def receive_callback(body: bytes, signature: str | None) -> dict:
                                                                'be verified.')
     verify_callback_signature(body, signature, secret)
     with metrics.callback_latency.time():
-        job, changed = provisioning.apply_report(parse_report(body))
+        job, changed = reports.apply_report(parse_report(body))
     return {'job_id': job.id, 'status': job.status, 'changed': changed}
 
 
@@ -160,7 +162,7 @@ def _apply_github_event(event: WebhookEvent, kind: str, payload: object) -> str:
     result = 'ignored'
     try:
         if kind == 'workflow_run' and isinstance(payload, dict):
-            result = provisioning.apply_workflow_run(payload)
+            result = workflow_runs.apply_workflow_run(payload)
     except Exception as error:
         WebhookEvent.update(status='failed', attempts=WebhookEvent.attempts + 1, last_error=str(error),
                             traceback=traceback.format_exc()) \

@@ -9,8 +9,8 @@ from typing import Any
 
 import stripe
 
-from .errors import DomainError
-from .settings import get_settings
+from ..platform.errors import DomainError
+from ..platform.settings import get_settings
 
 API_VERSION = '2026-10-28.endive'
 """Pinned here only. Since 2025-03-31 a subscription's period end lives on its items."""

@@ -11,8 +11,9 @@ from collections.abc import Awaitable, Callable
 
 from nicegui import background_tasks
 
-from . import billing, events, stripe_webhooks
-from .scheduler import BackgroundWorker
+from ..platform import events
+from ..provisioning.scheduler import BackgroundWorker
+from . import billing, stripe_webhooks
 
 TICK_SECONDS = 5.0
 ENFORCEMENT_SECONDS = 10 * 60.0

@@ -10,7 +10,7 @@ import peewee
 from models import db, is_sqlite
 from models.database import MIGRATIONS_DIR
 
-from . import accounts
+from ..accounts import accounts
 
 
 def database_problem() -> str | None:
@@ -41,8 +41,8 @@ def details() -> dict:
 
 
 def scheduler_running() -> bool | None:
-    """Asks `services.scheduler.is_running()` when that module exists; None (key left out) until it does."""
-    if importlib.util.find_spec('services.scheduler') is None:
+    """Asks the dispatcher (`services.provisioning.scheduler`) whether it runs; None (key left out) without one."""
+    if importlib.util.find_spec('services.provisioning.scheduler') is None:
         return None
-    is_running = getattr(importlib.import_module('services.scheduler'), 'is_running', None)
+    is_running = getattr(importlib.import_module('services.provisioning.scheduler'), 'is_running', None)
     return bool(is_running()) if callable(is_running) else None

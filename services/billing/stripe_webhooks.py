@@ -16,9 +16,10 @@ import stripe
 
 from models import WebhookDelivery, WebhookEvent, utcnow, write_transaction
 
-from . import billing, events, metrics, notifications
-from .errors import DomainError
-from .settings import get_settings
+from ..platform import events, metrics, notifications
+from ..platform.errors import DomainError
+from ..platform.settings import get_settings
+from . import billing
 from .stripe_api import StripeCallError
 
 SOURCE = 'stripe'

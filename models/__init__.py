@@ -1,17 +1,33 @@
 """peewee models on one base and one `DatabaseProxy`; the schema itself is built by `models/migrations/`."""
-from .agent import AGENT_STATUSES, COUNTED_STATUSES, EDITABLE_STATUSES, Agent
+from .agent import Agent
 from .billing import CompGrant, EntitlementLoss, StripeCustomer, Subscription
 from .database import MAX_ID, BaseModel, db, is_sqlite, migrate, open_database, utcnow, write_transaction
-from .jobs import FINISHED_JOB_STATUSES, JOB_STATUSES, OPEN_JOB_STATUSES, JobEvent, ProvisioningJob
+from .jobs import JobEvent, ProvisioningJob
+from .statuses import (
+    AGENT_STATUSES,
+    COUNTED_STATUSES,
+    EDITABLE_STATUSES,
+    EVENT_STATUSES,
+    FINISHED_JOB_STATUSES,
+    JOB_KINDS,
+    JOB_STATUSES,
+    OPEN_JOB_STATUSES,
+    AgentHealth,
+    AgentStatus,
+    EventStatus,
+    JobKind,
+    JobStatus,
+)
 from .user import ApiToken, User
 from .webhooks import WebhookDelivery, WebhookEvent
 
 ALL_MODELS = [User, ApiToken, Agent, StripeCustomer, Subscription, CompGrant, EntitlementLoss, WebhookEvent,
-              WebhookDelivery, ProvisioningJob, JobEvent]
+    WebhookDelivery, ProvisioningJob, JobEvent]
 
 __all__ = [
-    'AGENT_STATUSES', 'ALL_MODELS', 'COUNTED_STATUSES', 'EDITABLE_STATUSES', 'FINISHED_JOB_STATUSES', 'JOB_STATUSES',
-    'MAX_ID', 'OPEN_JOB_STATUSES', 'Agent', 'ApiToken', 'BaseModel', 'CompGrant', 'EntitlementLoss', 'JobEvent',
-    'ProvisioningJob', 'StripeCustomer', 'Subscription', 'User', 'WebhookDelivery', 'WebhookEvent', 'db', 'is_sqlite',
-    'migrate', 'open_database', 'utcnow', 'write_transaction',
+    'AGENT_STATUSES', 'ALL_MODELS', 'COUNTED_STATUSES', 'EDITABLE_STATUSES', 'EVENT_STATUSES', 'FINISHED_JOB_STATUSES',
+    'JOB_KINDS', 'JOB_STATUSES', 'MAX_ID', 'OPEN_JOB_STATUSES', 'Agent', 'AgentHealth', 'AgentStatus', 'ApiToken',
+    'BaseModel', 'CompGrant', 'EntitlementLoss', 'EventStatus', 'JobEvent', 'JobKind', 'JobStatus', 'ProvisioningJob',
+    'StripeCustomer', 'Subscription', 'User', 'WebhookDelivery', 'WebhookEvent', 'db', 'is_sqlite', 'migrate',
+    'open_database', 'utcnow', 'write_transaction',
 ]

@@ -1,13 +1,8 @@
 from peewee import CharField, DateTimeField, ForeignKeyField, TextField
 
 from .database import BaseModel, utcnow
+from .statuses import AgentStatus
 from .user import User
-
-AGENT_STATUSES = ('draft', 'provisioning', 'running', 'failed', 'stopping', 'stopped', 'deleting', 'deleted')
-EDITABLE_STATUSES = ('draft', 'stopped')
-COUNTED_STATUSES = ('provisioning', 'running', 'stopping', 'deleting')
-"""Agents in these states use up the plan's agent allowance: their server may exist (a failed agent counts too
-while a server may be left; `services.billing.entitlements.counted_agents` decides that)."""
 
 
 class Agent(BaseModel):
@@ -19,7 +14,7 @@ class Agent(BaseModel):
     system_prompt = TextField(default='')
     region = CharField(max_length=32)
     size = CharField(max_length=32)
-    status = CharField(max_length=16, default='draft', index=True)
+    status = CharField(max_length=16, default=AgentStatus.DRAFT, index=True)
     status_reason = TextField(default='')
     ip_address = CharField(max_length=64, null=True)
     server_id = CharField(max_length=64, null=True)

@@ -2,11 +2,7 @@ from peewee import BooleanField, CharField, DateTimeField, ForeignKeyField, Inte
 
 from .agent import Agent
 from .database import BaseModel, utcnow
-
-JOB_STATUSES = ('queued', 'dispatching', 'dispatched', 'in_progress', 'succeeded', 'failed', 'cancelled')
-OPEN_JOB_STATUSES = ('queued', 'dispatching', 'dispatched', 'in_progress')
-FINISHED_JOB_STATUSES = ('succeeded', 'failed', 'cancelled')
-JOB_KINDS = ('provision', 'deprovision')
+from .statuses import OPEN_JOB_STATUSES, AgentStatus, JobStatus
 
 
 class ProvisioningJob(BaseModel):
@@ -19,10 +15,10 @@ class ProvisioningJob(BaseModel):
     agent = ForeignKeyField(Agent, backref='jobs', on_delete='CASCADE')
     agent_id: int
     kind = CharField(max_length=16)
-    status = CharField(max_length=16, default='queued', index=True)
-    goal = CharField(max_length=16, default='running')
+    status = CharField(max_length=16, default=JobStatus.QUEUED, index=True)
+    goal = CharField(max_length=16, default=AgentStatus.RUNNING)
     """The agent status this job leads to on success: running (provision), stopped or deleted (deprovision)."""
-    previous_status = CharField(max_length=16, default='draft')
+    previous_status = CharField(max_length=16, default=AgentStatus.DRAFT)
     """The agent's status before the job, restored when a job is cancelled before anything was dispatched."""
     open_agent = IntegerField(null=True, unique=True)
     idempotency_key = CharField(max_length=255, unique=True)

@@ -1,8 +1,7 @@
 from peewee import CharField, DateTimeField, IntegerField, TextField
 
 from .database import BaseModel, utcnow
-
-EVENT_STATUSES = ('pending', 'processed', 'failed', 'ignored')
+from .statuses import EventStatus
 
 
 class WebhookEvent(BaseModel):
@@ -16,7 +15,7 @@ class WebhookEvent(BaseModel):
     object_key = CharField(max_length=255, null=True, index=True)
     """What processing re-reads (`subscription:sub_…`); events with the same key are settled by one re-read."""
     payload = TextField()
-    status = CharField(max_length=16, default='pending', index=True)
+    status = CharField(max_length=16, default=EventStatus.PENDING, index=True)
     attempts = IntegerField(default=0)
     next_attempt_at = DateTimeField(null=True, index=True)
     last_error = TextField(default='')

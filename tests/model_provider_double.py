@@ -101,7 +101,7 @@ class ModelProviderDouble:
         body = json.loads(handler.rfile.read(int(handler.headers.get('Content-Length', 0))) or b'{}')
         path = handler.path.split('?')[0]
         with self.lock:
-            self.requests.append(Asked(path, dict(handler.headers), body))
+            self.requests.append(Asked(path, {name.lower(): value for name, value in handler.headers.items()}, body))
         failure = self.next_failure()
         if failure is not None:
             time.sleep(failure.delay)

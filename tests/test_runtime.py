@@ -83,13 +83,15 @@ def customer(runtime: RuntimeProcess, key: str = KEY) -> openai.OpenAI:
 
 def ask(runtime: RuntimeProcess, text: str, *, system: str | None = None, key: str = KEY) -> str:
     messages = ([{'role': 'system', 'content': system}] if system else []) + [{'role': 'user', 'content': text}]
-    answer = customer(runtime, key).chat.completions.create(model='whatever-the-caller-names', messages=messages)
+    with customer(runtime, key) as client:
+        answer = client.chat.completions.create(model='whatever-the-caller-names', messages=messages)
     return answer.choices[0].message.content
 
 
 def streamed(runtime: RuntimeProcess, text: str, **options) -> list:
-    return list(customer(runtime).chat.completions.create(
-        model='whatever', messages=[{'role': 'user', 'content': text}], stream=True, **options))
+    with customer(runtime) as client:
+        return list(client.chat.completions.create(model='whatever', messages=[{'role': 'user', 'content': text}],
+                                                   stream=True, **options))
 
 
 def post_chat(runtime: RuntimeProcess, body: bytes | dict, key: str | None = KEY) -> httpx.Response:
@@ -114,7 +116,8 @@ def test_agent_prompt_comes_before_callers_system_message(openai_agent, runtime,
 
 
 def test_plain_answer_has_openai_shape_and_usage(openai_agent, runtime):
-    answer = customer(runtime).chat.completions.create(model='x', messages=[{'role': 'user', 'content': 'hi'}])
+    with customer(runtime) as client:
+        answer = client.chat.completions.create(model='x', messages=[{'role': 'user', 'content': 'hi'}])
     assert answer.object == 'chat.completion' and answer.model == 'gpt-double'
     assert answer.choices[0].finish_reason == 'stop'
     assert answer.usage.prompt_tokens > 0 and answer.usage.completion_tokens > 0
@@ -126,7 +129,8 @@ def test_claude_model_goes_through_anthropic_messages_api(claude_agent, runtime,
     assert answer == 'model=claude-double system=You are Clara.\n\nBe brief. user=hello'
     sent = provider.asked('/v1/messages')[-1]
     assert sent.body['system'].startswith('You are Clara.') and sent.body['model'] == 'claude-double'
-    assert PROVIDER_KEY in (sent.headers.get('x-api-key'), sent.headers.get('authorization', '').removeprefix('Bearer '))
+    presented = sent.headers.get('x-api-key') or sent.headers.get('authorization', '').removeprefix('Bearer ')
+    assert presented == PROVIDER_KEY
 
 
 def test_openai_provider_gets_the_provider_key_not_the_customers(openai_agent, runtime, provider):
@@ -163,7 +167,8 @@ def test_stream_ends_with_done(openai_agent, runtime):
 
 
 def test_models_lists_the_agents_model(openai_agent, runtime):
-    assert [model.id for model in customer(runtime).models.list()] == ['gpt-double']
+    with customer(runtime) as client:
+        assert [model.id for model in client.models.list()] == ['gpt-double']
 
 
 def test_missing_key_is_refused_in_openais_shape(openai_agent, runtime):

@@ -29,7 +29,7 @@ test: install  ## the whole suite; DATABASE_URL=postgresql://… runs it on Post
 lint: $(VENV)/.lint-installed  ## ruff, mypy and hadolint, at the versions pinned in pyproject.toml
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
-	$(VENV)/bin/hadolint deploy/docker/Dockerfile
+	$(VENV)/bin/hadolint deploy/docker/Dockerfile runtime/Dockerfile
 
 # nicegui-pack runs `python -m PyInstaller` with whatever `python` is first on PATH: put the venv's first.
 # static/ and the migrations (peewee's runner loads them from disk by path) travel inside the binary.

@@ -89,6 +89,17 @@ def sse(data: dict | str) -> bytes:
     return f'data: {data if isinstance(data, str) else json.dumps(data, separators=(",", ":"))}\n\n'.encode()
 
 
+PLACEHOLDER = '\x00'
+
+
+def content_event_halves(base: dict, usage_field: dict) -> tuple[bytes, bytes]:
+    """A text chunk's event around its text, serialised once: every token of the answer repeats the rest."""
+    event = sse({**base, 'choices': [{'index': 0, 'delta': {'content': PLACEHOLDER}, 'finish_reason': None}],
+                 **usage_field})
+    before, after = event.split(json.dumps(PLACEHOLDER).encode())
+    return before, after
+
+
 async def chunks(state: RuntimeState, model: str, chat: ChatRequest, deltas: AsyncIterator[Delta]) -> AsyncIterator[
         bytes]:
     """OpenAI's chat.completion.chunk events; a failure mid-stream becomes an error event, as OpenAI sends one."""
@@ -96,11 +107,11 @@ async def chunks(state: RuntimeState, model: str, chat: ChatRequest, deltas: Asy
     usage_field = {'usage': None} if chat.include_usage else {}
     yield sse({**base, 'choices': [{'index': 0, 'delta': {'role': 'assistant', 'content': ''},
                                     'finish_reason': None}], **usage_field})
+    before, after = content_event_halves(base, usage_field)
     try:
         async for delta in deltas:
             if delta.finish_reason is None:
-                yield sse({**base, 'choices': [{'index': 0, 'delta': {'content': delta.text}, 'finish_reason': None}],
-                           **usage_field})
+                yield before + json.dumps(delta.text).encode() + after
                 continue
             state.usage.add(delta.input_tokens, delta.output_tokens)
             yield sse({**base, 'choices': [{'index': 0, 'delta': {}, 'finish_reason': delta.finish_reason}],

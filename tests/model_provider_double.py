@@ -7,6 +7,7 @@ fail the next requests (a status with a message, or a delay past the client's ti
 """
 import contextlib
 import json
+import sys
 import threading
 import time
 import uuid
@@ -17,6 +18,15 @@ ANTHROPIC_ERROR_TYPES = {400: 'invalid_request_error', 401: 'authentication_erro
                          500: 'api_error', 529: 'overloaded_error'}
 OPENAI_ERROR_TYPES = {400: 'invalid_request_error', 401: 'invalid_request_error', 429: 'rate_limit_exceeded',
                       500: 'server_error'}
+
+
+class QuietServer(ThreadingHTTPServer):
+    """A threading HTTP server that does not print a traceback when a client hangs up (the runtime stopping)."""
+    daemon_threads = True
+
+    def handle_error(self, request, client_address) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 @dataclass
@@ -60,6 +70,7 @@ class ModelProviderDouble:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = 'HTTP/1.1'
+            disable_nagle_algorithm = True  # headers and body go out as separate writes
 
             def log_message(self, *args) -> None:  # keep test output clean
                 pass
@@ -71,8 +82,7 @@ class ModelProviderDouble:
             def do_GET(self) -> None:
                 double.answer_models(self)
 
-        self.server = ThreadingHTTPServer(('127.0.0.1', 0), Handler)
-        self.server.daemon_threads = True
+        self.server = QuietServer(('127.0.0.1', 0), Handler)
         self.url = f'http://127.0.0.1:{self.server.server_address[1]}'
         self.openai_url = f'{self.url}/v1'
         self.thread = threading.Thread(target=self.server.serve_forever, name='model-provider-double', daemon=True)

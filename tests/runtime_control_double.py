@@ -15,13 +15,14 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
 from tests.live_server import INHERITED_VARIABLES_TO_DROP, REPO_ROOT, free_port, log_tail, stop
+from tests.model_provider_double import QuietServer
 
 RUNTIME_TOKEN = 'runtime-token-for-tests'
 
@@ -54,6 +55,7 @@ class RuntimeControlDouble:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = 'HTTP/1.1'
+            disable_nagle_algorithm = True  # headers and body go out as separate writes
 
             def log_message(self, *args) -> None:  # keep test output clean
                 pass
@@ -64,8 +66,7 @@ class RuntimeControlDouble:
             def do_POST(self) -> None:
                 double.answer_heartbeat(self)
 
-        self.server = ThreadingHTTPServer(('127.0.0.1', port), Handler)
-        self.server.daemon_threads = True
+        self.server = QuietServer(('127.0.0.1', port), Handler)
         self.url = f'http://127.0.0.1:{self.server.server_address[1]}'
         self.thread = threading.Thread(target=self.server.serve_forever, name='runtime-control-double', daemon=True)
         self.thread.start()

@@ -13,7 +13,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from .control import control_client, poll_config_forever
-from .errors import RuntimeApiError, error_response
+from .errors import RuntimeApiError, error_response, provider_failed
 from .heartbeats import heartbeat_forever
 from .keys import FailureLimiter, bearer_of, invalid_key, key_id_for
 from .limits import ChatRequest, chat_request_of, read_body
@@ -120,6 +120,10 @@ async def chunks(state: RuntimeState, model: str, chat: ChatRequest, deltas: Asy
                 yield sse({**base, 'choices': [], 'usage': usage_of(delta.input_tokens, delta.output_tokens)})
     except RuntimeApiError as error:
         yield sse(error.body())
+        return
+    except Exception as error:  # noqa: BLE001 — the SDKs let transport errors out of a started stream unwrapped
+        log.warning('the provider stream broke off: %r', error)
+        yield sse(provider_failed(f'the model provider stream broke off: {type(error).__name__}').body())
         return
     yield sse('[DONE]')
 

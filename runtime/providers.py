@@ -97,7 +97,7 @@ class AnthropicProvider:
             raise translated(error, self.config.provider_api_key) from None
         return self.deltas(events)
 
-    async def deltas(self, events: AsyncIterator) -> AsyncIterator[Delta]:
+    async def deltas(self, events: anthropic.AsyncStream) -> AsyncIterator[Delta]:
         input_tokens = output_tokens = 0
         finish = 'stop'
         try:
@@ -112,6 +112,8 @@ class AnthropicProvider:
                     finish = ANTHROPIC_FINISH.get(event.delta.stop_reason or '', 'stop')
         except anthropic.APIError as error:
             raise translated(error, self.config.provider_api_key) from None
+        finally:
+            await events.close()
         yield Delta(finish_reason=finish, input_tokens=input_tokens, output_tokens=output_tokens)
 
     async def close(self) -> None:
@@ -156,7 +158,7 @@ class OpenAIProvider:
             raise translated(error, self.config.provider_api_key) from None
         return self.deltas(chunks)
 
-    async def deltas(self, chunks: AsyncIterator) -> AsyncIterator[Delta]:
+    async def deltas(self, chunks: openai.AsyncStream) -> AsyncIterator[Delta]:
         input_tokens = output_tokens = 0
         finish = 'stop'
         try:
@@ -170,6 +172,8 @@ class OpenAIProvider:
                         finish = choice.finish_reason
         except openai.APIError as error:
             raise translated(error, self.config.provider_api_key) from None
+        finally:
+            await chunks.close()
         yield Delta(finish_reason=finish, input_tokens=input_tokens, output_tokens=output_tokens)
 
     async def close(self) -> None:

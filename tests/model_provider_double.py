@@ -31,10 +31,12 @@ class QuietServer(ThreadingHTTPServer):
 
 @dataclass
 class Failure:
-    """How to answer one request instead of normally: `status` with `message`, after `delay` seconds."""
+    """How to answer one request instead of normally: `status` with `message`, after `delay` seconds; or, with
+    `stall`, a stream that starts and then falls silent for that long after its first piece."""
     status: int = 500
     message: str = 'the model is on fire'
     delay: float = 0.0
+    stall: float = 0.0
 
 
 @dataclass
@@ -166,7 +168,8 @@ class ModelProviderDouble:
         end_stream(handler)
 
     def answer_openai(self, handler: BaseHTTPRequestHandler, body: dict, failure: Failure | None) -> None:
-        if failure is not None:
+        stall = failure.stall if failure is not None else 0.0
+        if failure is not None and not stall:
             send_json(handler, failure.status, {'error': {'message': failure.message, 'param': None, 'code': None,
                                                           'type': OPENAI_ERROR_TYPES.get(failure.status, 'error')}})
             return
@@ -176,7 +179,7 @@ class ModelProviderDouble:
         input_tokens = sum(words(str(message['content'])) for message in body['messages'])
         if body.get('stream'):
             include_usage = bool((body.get('stream_options') or {}).get('include_usage'))
-            self.stream_openai(handler, body['model'], text, input_tokens, include_usage)
+            self.stream_openai(handler, body['model'], text, input_tokens, include_usage, stall)
             return
         send_json(handler, 200, {'id': f'chatcmpl-{uuid.uuid4().hex}', 'object': 'chat.completion',
                                  'created': int(time.time()), 'model': body['model'],
@@ -186,15 +189,15 @@ class ModelProviderDouble:
                                            'total_tokens': input_tokens + words(text)}})
 
     def stream_openai(self, handler: BaseHTTPRequestHandler, model: str, text: str, input_tokens: int,
-                      include_usage: bool) -> None:
+                      include_usage: bool, stall: float = 0.0) -> None:
         start_stream(handler)
         base = {'id': f'chatcmpl-{uuid.uuid4().hex}', 'object': 'chat.completion.chunk', 'created': int(time.time()),
                 'model': model}
         usage_field = {'usage': None} if include_usage else {}
         send_event(handler, {**base, 'choices': [{'index': 0, 'delta': {'role': 'assistant', 'content': ''},
                                                   'finish_reason': None}], **usage_field})
-        for piece in pieces(text):
-            time.sleep(self.piece_delay)
+        for index, piece in enumerate(pieces(text)):
+            time.sleep(stall if index == 1 else self.piece_delay)
             send_event(handler, {**base, 'choices': [{'index': 0, 'delta': {'content': piece},
                                                       'finish_reason': None}], **usage_field})
         send_event(handler, {**base, 'choices': [{'index': 0, 'delta': {}, 'finish_reason': 'stop'}], **usage_field})

@@ -250,6 +250,15 @@ def test_provider_that_hangs_is_a_502_timeout_and_runtime_stays_ready(openai_age
     assert ask(runtime, 'and now?').endswith('user=and now?')
 
 
+def test_provider_stream_that_stalls_ends_with_an_error_event(openai_agent, runtime, provider):
+    provider.fail_next(Failure(200, stall=float(PROVIDER_TIMEOUT) + 2))
+    with httpx.stream('POST', f'{runtime.url}/v1/chat/completions', headers={'Authorization': f'Bearer {KEY}'},
+                      json={'messages': [{'role': 'user', 'content': 'hi'}], 'stream': True}, timeout=30) as answer:
+        events = [line for line in answer.iter_lines() if line]
+    assert answer.status_code == 200 and '"error"' in events[-1] and '"code":"provider_timeout"' in events[-1]
+    assert readiness(runtime).status_code == 200
+
+
 def test_content_parts_of_text_are_accepted(openai_agent, runtime):
     answer = post_chat(runtime, {'messages': [{'role': 'user', 'content': [{'type': 'text', 'text': 'hel'},
                                                                             {'type': 'text', 'text': 'lo'}]}]})

@@ -13,7 +13,7 @@ import re
 import time
 import traceback
 
-from models import MAX_ID, WebhookDelivery, WebhookEvent, utcnow, write_transaction
+from models import WebhookDelivery, WebhookEvent, parse_id, utcnow, write_transaction
 
 from ..platform import metrics
 from ..platform.errors import DomainError
@@ -99,10 +99,8 @@ def receive_callback(body: bytes, signature: str | None) -> dict:
 
 def parse_report(body: bytes) -> Report:
     data = parse_json_object(body)
-    job_id = data.get('job_id')
-    if isinstance(job_id, str) and job_id.isascii() and job_id.isdigit():
-        job_id = int(job_id)
-    if not isinstance(job_id, int) or isinstance(job_id, bool) or not 0 < job_id <= MAX_ID:
+    job_id = parse_id(data.get('job_id'))
+    if job_id is None:
         raise DomainError('INVALID_INPUT', 'job_id must be the job\'s number.', field='job_id')
     if data.get('status') not in CALLBACK_STATUSES:
         raise DomainError('INVALID_INPUT', f'status must be one of {", ".join(CALLBACK_STATUSES)}.', field='status')

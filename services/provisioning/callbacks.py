@@ -13,7 +13,7 @@ import re
 import time
 import traceback
 
-from models import WebhookDelivery, WebhookEvent, parse_id, utcnow, write_transaction
+from models import EventStatus, WebhookDelivery, WebhookEvent, parse_id, utcnow, write_transaction
 
 from ..platform import metrics
 from ..platform.errors import DomainError
@@ -139,7 +139,7 @@ def receive_github_webhook(body: bytes, headers: dict[str, str]) -> dict:
         stored = WebhookEvent.insert(source='github', event_id=delivery, type=kind, payload=body.decode()) \
             .on_conflict_ignore().as_rowcount().execute()
         event = WebhookEvent.get((WebhookEvent.source == 'github') & (WebhookEvent.event_id == delivery))
-        retry = not stored and event.status == 'failed'  # a manual redelivery of one that failed: try again
+        retry = not stored and event.status == EventStatus.FAILED  # a manual redelivery of one that failed: try again
         WebhookDelivery.create(source='github', event_id=delivery, headers=json.dumps(logged),
                                result='received' if stored else ('retried' if retry else 'duplicate'))
     if not stored and not retry:
@@ -157,12 +157,12 @@ def reprocess_github_event(event_id: str) -> str:
 
 def _apply_github_event(event: WebhookEvent, kind: str, payload: object) -> str:
     """Apply a `workflow_run` delivery to its job; a failure is kept with its traceback."""
-    result = 'ignored'
+    result = EventStatus.IGNORED
     try:
         if kind == 'workflow_run' and isinstance(payload, dict):
             result = workflow_runs.apply_workflow_run(payload)
     except Exception as error:
-        WebhookEvent.update(status='failed', attempts=WebhookEvent.attempts + 1, last_error=str(error),
+        WebhookEvent.update(status=EventStatus.FAILED, attempts=WebhookEvent.attempts + 1, last_error=str(error),
                             traceback=traceback.format_exc()) \
             .where(WebhookEvent.id == event.id).execute()
         raise

@@ -33,7 +33,8 @@ STATUS_RANK: dict[str, int] = {JobStatus.QUEUED: 0, JobStatus.DISPATCHING: 1, Jo
                                JobStatus.IN_PROGRESS: 3, JobStatus.SUCCEEDED: 4, JobStatus.FAILED: 4,
                                JobStatus.CANCELLED: 4}
 STEPS: dict[str, tuple[str, ...]] = {
-    JobKind.PROVISION: (JobStatus.QUEUED, JobStatus.DISPATCHED, 'server_created', 'agent_starting', AgentStatus.RUNNING),
+    JobKind.PROVISION: (JobStatus.QUEUED, JobStatus.DISPATCHED, 'server_created', 'agent_starting',
+                        AgentStatus.RUNNING),
     JobKind.DEPROVISION: (JobStatus.QUEUED, JobStatus.DISPATCHED, 'server_deleted', AgentStatus.STOPPED)}
 """The named steps a page shows for each kind of job, in order; callbacks name the ones in the middle. The first
 two are the job's statuses at that point, the last is the agent status the job leads to (its goal)."""

@@ -16,11 +16,10 @@ from nicegui import app, ui
 
 from api import csrf
 from services.accounts import accounts
-from services.accounts.accounts import AccountError
 from services.platform import events
 from services.platform.errors import DomainError
 
-from .frame import frame, signed_in_user
+from .frame import attempt, frame, signed_in_user
 
 LOGIN_TICKET_SECONDS = 60
 router = APIRouter(tags=['sessions'])
@@ -83,12 +82,10 @@ def login_page(request: Request, redirect_to: str = '/') -> None:
 
     async def log_in() -> None:
         error.text = ''
-        try:
-            user = await accounts.log_in(email=email.value, password=password.value, address=address)
-        except AccountError as problem:
-            error.text = problem.message
-            return
-        start_session(user.id, redirect_to)
+        user = await attempt(accounts.log_in, email=email.value, password=password.value, address=address,
+                             error_label=error)
+        if user is not None:
+            start_session(user.id, redirect_to)
 
     ui.page_title('Log in · AgentHost')
     with ui.card().classes('absolute-center w-96'):
@@ -110,15 +107,16 @@ def signup_page(request: Request) -> None:
     address = client_address(request)
 
     async def sign_up() -> None:
-        try:
-            user = await accounts.sign_up(email=email.value, password=password.value, address=address)
-        except AccountError as problem:
-            if problem.field is None:
-                ui.notify(problem.message, type='negative')
-            else:
-                (password if problem.field == 'password' else email).error = problem.message
-            return
-        start_session(user.id, '/')
+        user = await attempt(accounts.sign_up, email=email.value, password=password.value, address=address,
+                             on_error=show_refusal)
+        if user is not None:
+            start_session(user.id, '/')
+
+    def show_refusal(problem: DomainError) -> None:
+        if problem.field is None:
+            ui.notify(problem.message, type='negative')
+        else:
+            (password if problem.field == 'password' else email).error = problem.message
 
     ui.page_title('Sign up · AgentHost')
     with ui.card().classes('absolute-center w-96'):

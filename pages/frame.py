@@ -13,12 +13,15 @@ from typing import Any
 from fastapi import HTTPException
 from nicegui import Client, app, run, storage, ui
 
-from models import User
+from models import AgentStatus, User
 from services.accounts import accounts
 from services.platform import events
+from services.platform.errors import DomainError
 
-STATUS_COLORS = {'draft': 'grey', 'provisioning': 'blue', 'running': 'positive', 'failed': 'negative',
-                 'stopping': 'orange', 'stopped': 'grey-7', 'deleting': 'orange', 'deleted': 'grey-5'}
+STATUS_COLORS: dict[str, str] = {
+    AgentStatus.DRAFT: 'grey', AgentStatus.PROVISIONING: 'blue', AgentStatus.RUNNING: 'positive',
+    AgentStatus.FAILED: 'negative', AgentStatus.STOPPING: 'orange', AgentStatus.STOPPED: 'grey-7',
+    AgentStatus.DELETING: 'orange', AgentStatus.DELETED: 'grey-5'}
 
 
 def session_user_id(client: Client) -> int | None:
@@ -114,3 +117,33 @@ def logout_form() -> None:
 
 def status_badge(status: str) -> ui.badge:
     return ui.badge(status, color=STATUS_COLORS.get(status, 'grey')).mark(f'status-{status}')
+
+
+@contextmanager
+def card(title: str | None = None) -> Iterator[ui.card]:
+    """The container every page section sits in: a full-width card, headed by its title."""
+    with ui.card().classes('w-full') as section:
+        if title is not None:
+            ui.label(title).classes('text-lg font-medium')
+        yield section
+
+
+async def attempt(action: Callable[..., Any], *args: Any, error_label: ui.label | None = None,
+                  on_error: Callable[[DomainError], Any] | None = None, **kwargs: Any) -> Any:
+    """Run a service call off the event loop (a coroutine function is awaited as it is) and answer its result.
+
+    A refusal is the user's to read, not a crash: its message goes to `on_error`, else into `error_label`, else
+    into a notification, and the answer is None. Every service call a page makes returns a value when it succeeds.
+    """
+    try:
+        if inspect.iscoroutinefunction(action):
+            return await action(*args, **kwargs)
+        return await run.io_bound(action, *args, **kwargs)
+    except DomainError as problem:
+        if on_error is not None:
+            on_error(problem)
+        elif error_label is not None:
+            error_label.text = problem.message
+        else:
+            ui.notify(problem.message, type='negative')
+        return None

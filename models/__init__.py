@@ -1,7 +1,18 @@
 """peewee models on one base and one `DatabaseProxy`; the schema itself is built by `models/migrations/`."""
 from .agent import Agent
 from .billing import CompGrant, EntitlementLoss, StripeCustomer, Subscription
-from .database import MAX_ID, BaseModel, db, is_sqlite, migrate, open_database, utcnow, write_transaction
+from .database import (
+    MAX_ID,
+    BaseModel,
+    db,
+    is_sqlite,
+    migrate,
+    open_database,
+    parse_id,
+    utcnow,
+    valid_id,
+    write_transaction,
+)
 from .jobs import JobEvent, ProvisioningJob
 from .statuses import (
     AGENT_STATUSES,
@@ -29,5 +40,5 @@ __all__ = [
     'JOB_KINDS', 'JOB_STATUSES', 'MAX_ID', 'OPEN_JOB_STATUSES', 'Agent', 'AgentHealth', 'AgentStatus', 'ApiToken',
     'BaseModel', 'CompGrant', 'EntitlementLoss', 'EventStatus', 'JobEvent', 'JobKind', 'JobStatus', 'ProvisioningJob',
     'StripeCustomer', 'Subscription', 'User', 'WebhookDelivery', 'WebhookEvent', 'db', 'is_sqlite', 'migrate',
-    'open_database', 'utcnow', 'write_transaction',
+    'open_database', 'parse_id', 'utcnow', 'valid_id', 'write_transaction',
 ]

@@ -1,6 +1,7 @@
 """The one database handle, its connection settings per backend, and the migration runner."""
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeGuard
 
 import peewee
 from playhouse.db_url import connect
@@ -10,6 +11,20 @@ db = peewee.DatabaseProxy()
 MIGRATIONS_DIR = Path(__file__).parent / 'migrations'
 MAX_ID = 2**63 - 1
 """The largest id both backends store; a larger number in a URL is simply not found."""
+
+
+def valid_id(value: object) -> TypeGuard[int]:
+    """Whether `value` is an id a row can have: an int (not a bool) from 1 to MAX_ID. Checked before any query,
+    because PostgreSQL refuses a number past its bigint instead of finding nothing."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_ID
+
+
+def parse_id(value: object) -> int | None:
+    """An id from untrusted input (JSON, Stripe metadata, a run's name): a valid int, or ASCII digits naming one;
+    None for anything else."""
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        value = int(value)
+    return value if valid_id(value) else None
 
 # WAL lets page reads run while a webhook writes; the busy timeout makes concurrent writers wait instead of failing.
 SQLITE_PRAGMAS = {'journal_mode': 'wal', 'synchronous': 'normal', 'foreign_keys': 1, 'busy_timeout': 5000}

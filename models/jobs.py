@@ -33,7 +33,7 @@ class ProvisioningJob(BaseModel):
     claimed_at = DateTimeField(null=True)
     run_id = CharField(max_length=32, null=True, index=True)
     run_url = CharField(max_length=512, null=True)
-    step = CharField(max_length=64, default='queued')
+    step = CharField(max_length=64, default=JobStatus.QUEUED)
     last_news_at = DateTimeField(default=utcnow, index=True)
     """When this job last heard anything (dispatch, callback, webhook): the reaper checks jobs silent too long."""
     created_at = DateTimeField(default=utcnow)

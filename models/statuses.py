@@ -32,6 +32,8 @@ class JobKind(StrEnum):
 class EventStatus(StrEnum):
     """Where a stored webhook event stands in processing."""
     PENDING = 'pending'
+    PROCESSING = 'processing'
+    """A worker holds the event until its lease (`next_attempt_at`) runs out."""
     PROCESSED = 'processed'
     FAILED = 'failed'
     IGNORED = 'ignored'

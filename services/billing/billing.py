@@ -15,15 +15,16 @@ from stripe import StripeClient
 from stripe.params.checkout import SessionCreateParams
 
 from models import (
-    COUNTED_STATUSES,
-    MAX_ID,
     Agent,
+    AgentStatus,
     CompGrant,
     EntitlementLoss,
+    JobKind,
     ProvisioningJob,
     StripeCustomer,
     Subscription,
     User,
+    parse_id,
     utcnow,
     write_transaction,
 )
@@ -32,6 +33,7 @@ from .. import provisioning
 from ..platform import notifications
 from ..platform.errors import DomainError
 from ..platform.settings import get_settings
+from ..provisioning.agents import AgentError, owned_agent
 from . import entitlements, stripe_api
 from .plans import PER_AGENT_PLAN, billing_is_configured, find_plan, plan_for_price, plans
 
@@ -52,7 +54,7 @@ class Fulfilment:
 
 _subscription_locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
 """One sync per subscription at a time, so a slower read of an older state cannot overwrite a newer one."""
-REMOVING_STATUSES = ('stopping', 'deleting')
+REMOVING_STATUSES = (AgentStatus.STOPPING, AgentStatus.DELETING)
 """A deprovision is already under way for agents in these states."""
 
 
@@ -80,7 +82,7 @@ def start_checkout(*, user: User, plan: str | None = None, agent_id: object = No
         raise BillingError('BILLING_NOT_CONFIGURED', 'Billing is not set up on this installation yet.')
     metadata = {'user_id': str(user.id)}
     if settings.billing_mode == 'per_agent':
-        agent = _owned_agent(user, agent_id)
+        agent = _agent_to_pay_for(user, agent_id)
         if _live_subscriptions(user).where(Subscription.agent == agent).exists():
             raise BillingError('ALREADY_SUBSCRIBED', 'This agent is already paid for; manage its subscription '
                                                      'with "Manage billing".')
@@ -134,7 +136,7 @@ def fulfil_checkout(session_id: str, *, expected_user: User | None = None) -> Fu
         _link_customer(user, session['customer'])
     subscription = sync_subscription(session['subscription']) if session.get('subscription') else None
     result = Fulfilment(user_id=user.id, complete=True, plan=subscription.plan if subscription else None)
-    agent_id = _as_id((session.get('metadata') or {}).get('agent_id'))
+    agent_id = parse_id((session.get('metadata') or {}).get('agent_id'))
     if agent_id and subscription and entitlements.subscription_is_entitled(subscription):
         result.agent_id = agent_id
         try:
@@ -180,7 +182,7 @@ def enforce_entitlement(user: User) -> list[Agent]:
     entitlement = entitlements.entitlement_for(user)
     unpaid = [agent for agent in entitlements.counted_agents(user) if agent.id not in entitlement.paid_agent_ids]
     staying = sorted((agent for agent in unpaid if agent.status not in REMOVING_STATUSES),
-                     key=lambda agent: agent.status == 'failed')  # stable: oldest first within each group
+                     key=lambda agent: agent.status == AgentStatus.FAILED)  # stable: oldest first within each group
     extras = staying[entitlement.agents_allowed:]
     reason = ('the subscription ended' if not entitlement.is_entitled
               else f'the {entitlement.plan} plan allows {entitlement.agents_allowed} agent(s)')
@@ -190,7 +192,7 @@ def enforce_entitlement(user: User) -> list[Agent]:
 def cancel_subscriptions_of_deleted_agents() -> int:
     """A deleted agent must not be billed again: cancel its per-agent subscription at Stripe (the worker's tick)."""
     orphans = list(Subscription.select().join(Agent, on=(Subscription.agent == Agent.id))
-                   .where((Agent.status == 'deleted') & (Subscription.plan == PER_AGENT_PLAN)
+                   .where((Agent.status == AgentStatus.DELETED) & (Subscription.plan == PER_AGENT_PLAN)
                           & Subscription.status.in_(('active', 'trialing', 'past_due'))))
     for subscription in orphans:
         stripe_api.call(partial(_cancel_subscription, subscription.subscription_id))
@@ -200,9 +202,7 @@ def cancel_subscriptions_of_deleted_agents() -> int:
 
 def enforce_all_entitlements() -> int:
     """Run enforcement for every user with counted agents; past_due grace ends without any event, so tick."""
-    owners = (User.select().join(Agent, on=(Agent.owner == User.id))
-              .where(Agent.status.in_((*COUNTED_STATUSES, 'failed'))).distinct())
-    return sum(len(enforce_entitlement(user)) for user in owners)
+    return sum(len(enforce_entitlement(user)) for user in entitlements.owners_with_counted_agents())
 
 
 def _queue_stop_for_billing(agent: Agent, reason: str) -> bool:
@@ -224,7 +224,7 @@ def _queue_stop_for_billing(agent: Agent, reason: str) -> bool:
 def _owner_already_told(agent: Agent) -> bool:
     """Whether a stop of this deployment was already mailed: a stop retried after it failed is no news to the owner."""
     deployed = (ProvisioningJob.select(fn.MAX(ProvisioningJob.created_at))
-                .where((ProvisioningJob.agent == agent) & (ProvisioningJob.kind == 'provision')).scalar())
+                .where((ProvisioningJob.agent == agent) & (ProvisioningJob.kind == JobKind.PROVISION)).scalar())
     earlier = EntitlementLoss.select().where((EntitlementLoss.agent == agent)
                                              & EntitlementLoss.handled_at.is_null(False))
     return (earlier if deployed is None else earlier.where(EntitlementLoss.created_at >= deployed)).exists()
@@ -273,34 +273,22 @@ def _customer_id(user: User) -> str | None:
 
 
 def _user_for_reference(reference: str | None) -> User | None:
-    user_id = _as_id(reference)
+    user_id = parse_id(reference)
     return User.get_or_none(User.id == user_id) if user_id else None
 
 
-def _as_id(value: object) -> int | None:
-    """A database id from untrusted input (metadata, JSON), or None for anything else."""
-    text = str(value) if value is not None else ''
-    return int(text) if text.isascii() and text.isdigit() and 0 < int(text) <= MAX_ID else None
-
-
-def _owned_agent(user: User, agent_id: object) -> Agent:
-    agent = _owned_agent_or_none(user, agent_id)
-    if agent is None:
-        raise BillingError('INVALID_INPUT', 'Choose one of your agents to pay for.', field='agent_id')
-    return agent
+def _agent_to_pay_for(user: User, agent_id: object) -> Agent:
+    """The user's agent named by untrusted input; anything else is a mistake in the checkout request."""
+    try:
+        return owned_agent(user, parse_id(agent_id) or 0)
+    except AgentError as error:
+        raise BillingError('INVALID_INPUT', 'Choose one of your agents to pay for.', field='agent_id') from error
 
 
 def _paid_agent(user: User, agent_id: object) -> Agent | None:
     """The agent a per-agent subscription pays for, deleted ones included: their subscription must still be found."""
-    agent_id = _as_id(agent_id)
+    agent_id = parse_id(agent_id)
     return Agent.get_or_none((Agent.id == agent_id) & (Agent.owner == user)) if agent_id else None
-
-
-def _owned_agent_or_none(user: User, agent_id: object) -> Agent | None:
-    agent_id = _as_id(agent_id)
-    if agent_id is None:
-        return None
-    return Agent.get_or_none((Agent.id == agent_id) & (Agent.owner == user) & (Agent.status != 'deleted'))
 
 
 def _from_unix(seconds: int | None) -> datetime | None:

@@ -6,13 +6,15 @@ past_due, or a complimentary grant; every other status is not.
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from models import COUNTED_STATUSES, Agent, CompGrant, Subscription, User, utcnow
+from models import COUNTED_STATUSES, Agent, AgentStatus, CompGrant, Subscription, User, utcnow
 
 from ..platform.settings import get_settings
 from ..provisioning import servers
 from .plans import PER_AGENT_PLAN, find_plan
 
 GOOD_STANDING = ('active', 'trialing')
+MAYBE_COUNTED_STATUSES = (*COUNTED_STATUSES, AgentStatus.FAILED)
+"""Agents in these states may count against the plan; `counted_agents` decides for the failed ones."""
 
 
 @dataclass
@@ -81,7 +83,7 @@ def counted_agents(user: User, *, excluding: int | None = None) -> list[Agent]:
     That is the agents in COUNTED_STATUSES, and failed ones until a deprovision confirms their server is gone (a
     cancelled or failed run may have left one). The gate, `GET /api/billing` and enforcement all count these.
     """
-    query = Agent.select().where((Agent.owner == user) & Agent.status.in_((*COUNTED_STATUSES, 'failed')))
+    query = Agent.select().where((Agent.owner == user) & Agent.status.in_(MAYBE_COUNTED_STATUSES))
     if excluding is not None:
         query = query.where(Agent.id != excluding)
     agents = list(query.order_by(Agent.created_at.asc(), Agent.id.asc()))
@@ -91,3 +93,9 @@ def counted_agents(user: User, *, excluding: int | None = None) -> list[Agent]:
 
 def agents_used(user: User, *, excluding: int | None = None) -> int:
     return len(counted_agents(user, excluding=excluding))
+
+
+def owners_with_counted_agents() -> list[User]:
+    """Every user with an agent `counted_agents` may count: whom enforcement looks at on its tick."""
+    return list(User.select().join(Agent, on=(Agent.owner == User.id))
+                .where(Agent.status.in_(MAYBE_COUNTED_STATUSES)).distinct())

@@ -14,7 +14,7 @@ from datetime import timedelta
 import peewee
 import stripe
 
-from models import WebhookDelivery, WebhookEvent, utcnow, write_transaction
+from models import EventStatus, WebhookDelivery, WebhookEvent, utcnow, write_transaction
 
 from ..platform import events, metrics, notifications
 from ..platform.errors import DomainError
@@ -92,16 +92,16 @@ def process(event_id: str) -> str | None:
         return _record_failure(event, message, retry=False)
     (WebhookEvent.update(status=status, processed_at=utcnow(), next_attempt_at=None, last_error='', traceback='')
      .where(WebhookEvent.id == event.id).execute())
-    if status == 'processed' and event.object_key:
+    if status == EventStatus.PROCESSED and event.object_key:
         _settle_covered_events(event, reread_from)
     return status
 
 
 def _settle_covered_events(event: WebhookEvent, reread_from) -> int:
     """Events about the same object that arrived before our re-read began are already reflected by it."""
-    return (WebhookEvent.update(status='processed', processed_at=utcnow(), next_attempt_at=None)
+    return (WebhookEvent.update(status=EventStatus.PROCESSED, processed_at=utcnow(), next_attempt_at=None)
             .where((WebhookEvent.source == SOURCE) & (WebhookEvent.object_key == event.object_key)
-                   & (WebhookEvent.status == 'pending') & (WebhookEvent.received_at <= reread_from)
+                   & (WebhookEvent.status == EventStatus.PENDING) & (WebhookEvent.received_at <= reread_from)
                    & (WebhookEvent.id != event.id))
             .execute())
 
@@ -124,7 +124,8 @@ def process_due(limit: int = 100) -> int:
 def _next_due_event_id() -> str | None:
     now = utcnow()
     row = (WebhookEvent.select(WebhookEvent.event_id)
-           .where((WebhookEvent.source == SOURCE) & WebhookEvent.status.in_(('pending', 'processing'))
+           .where((WebhookEvent.source == SOURCE)
+                  & WebhookEvent.status.in_((EventStatus.PENDING, EventStatus.PROCESSING))
                   & (WebhookEvent.next_attempt_at.is_null() | (WebhookEvent.next_attempt_at <= now)))
            .order_by(WebhookEvent.received_at, WebhookEvent.id).first())
     return row.event_id if row else None
@@ -132,7 +133,7 @@ def _next_due_event_id() -> str | None:
 
 def reprocess(event_id: str) -> str | None:
     """Run a stored event again, whatever became of it before (admin button, `stripe reprocess --id`)."""
-    updated = (WebhookEvent.update(status='pending', attempts=0, next_attempt_at=None)
+    updated = (WebhookEvent.update(status=EventStatus.PENDING, attempts=0, next_attempt_at=None)
                .where((WebhookEvent.source == SOURCE) & (WebhookEvent.event_id == event_id)).execute())
     if not updated:
         raise WebhookError('NOT_FOUND', f'No stored Stripe event {event_id}.')
@@ -141,22 +142,22 @@ def reprocess(event_id: str) -> str | None:
 
 def reprocess_failed() -> dict[str, str | None]:
     failed = WebhookEvent.select(WebhookEvent.event_id).where((WebhookEvent.source == SOURCE)
-                                                              & (WebhookEvent.status == 'failed'))
+                                                              & (WebhookEvent.status == EventStatus.FAILED))
     return {row.event_id: reprocess(row.event_id) for row in list(failed)}
 
 
 def _claim(event_id: str) -> bool:
     """Compare-and-set from pending (or an expired lease) to processing, so two workers never share an event."""
     now = utcnow()
-    return bool(WebhookEvent.update(status='processing', attempts=WebhookEvent.attempts + 1,
+    return bool(WebhookEvent.update(status=EventStatus.PROCESSING, attempts=WebhookEvent.attempts + 1,
                                     next_attempt_at=now + LEASE)
                 .where((WebhookEvent.source == SOURCE) & (WebhookEvent.event_id == event_id)
-                       & WebhookEvent.status.in_(('pending', 'processing'))
+                       & WebhookEvent.status.in_((EventStatus.PENDING, EventStatus.PROCESSING))
                        & (WebhookEvent.next_attempt_at.is_null() | (WebhookEvent.next_attempt_at <= now)))
                 .execute())
 
 
-def _handle(event: dict) -> str:
+def _handle(event: dict) -> EventStatus:
     """Re-read the event's object from Stripe and apply it; 'ignored' for types we do not act on."""
     event_type, obj = event['type'], event['data']['object']
     if event_type == 'checkout.session.completed':
@@ -166,13 +167,13 @@ def _handle(event: dict) -> str:
     elif event_type in ('invoice.paid', 'invoice.payment_failed'):
         subscription_id = _invoice_subscription(obj)
         if subscription_id is None:
-            return 'ignored'
+            return EventStatus.IGNORED
         subscription = billing.sync_subscription(subscription_id)
         if event_type == 'invoice.payment_failed':
             notifications.payment_failed(subscription.user)
     else:
-        return 'ignored'
-    return 'processed'
+        return EventStatus.IGNORED
+    return EventStatus.PROCESSED
 
 
 def _object_key(event: dict) -> str | None:
@@ -195,10 +196,11 @@ def _invoice_subscription(invoice: dict) -> str | None:
     return subscription if isinstance(subscription, str) else (subscription or {}).get('id')
 
 
-def _record_failure(event: WebhookEvent, message: str, *, retry: bool) -> str:
-    status = 'pending' if retry and event.attempts < MAX_ATTEMPTS else 'failed'
+def _record_failure(event: WebhookEvent, message: str, *, retry: bool) -> EventStatus:
+    status = EventStatus.PENDING if retry and event.attempts < MAX_ATTEMPTS else EventStatus.FAILED
     delay = random.uniform(0, min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** event.attempts))  # full jitter
     (WebhookEvent.update(status=status, last_error=message, traceback=traceback.format_exc(),
-                         next_attempt_at=utcnow() + timedelta(seconds=delay) if status == 'pending' else None)
+                         next_attempt_at=(utcnow() + timedelta(seconds=delay)
+                                          if status == EventStatus.PENDING else None))
      .where(WebhookEvent.id == event.id).execute())
     return status

@@ -13,12 +13,11 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.gc_collector import GCCollector
 from prometheus_client.process_collector import ProcessCollector
 
-from models import db
+from models import JOB_STATUSES, db
 
 from . import loop_lag
 
 JOBS_TABLE = 'provisioning_job'
-JOB_STATES = ('queued', 'dispatching', 'dispatched', 'in_progress', 'succeeded', 'failed', 'cancelled')
 CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8'
 
 log = logging.getLogger(__name__)
@@ -58,7 +57,7 @@ Gauge('agenthost_connected_clients', 'Browser clients NiceGUI currently holds.',
 
 def job_counts() -> dict[str, int]:
     """Jobs per state, all states present; empty while the jobs table does not exist yet (older schema)."""
-    counts = dict.fromkeys(JOB_STATES, 0)
+    counts: dict[str, int] = dict.fromkeys(JOB_STATUSES, 0)
     if not db.table_exists(JOBS_TABLE):
         return counts
     for status, number in db.execute_sql(f'SELECT status, COUNT(*) FROM {JOBS_TABLE} GROUP BY status').fetchall():

@@ -3,7 +3,7 @@ create and update. Delete is part of the lifecycle (`commands.request_delete`); 
 rest of provisioning, which builds on it."""
 import re
 
-from models import EDITABLE_STATUSES, Agent, User, utcnow, write_transaction
+from models import EDITABLE_STATUSES, Agent, AgentStatus, User, is_sqlite, utcnow, valid_id, write_transaction
 
 from ..platform.errors import DomainError
 from ..platform.inputs import text_problem
@@ -65,22 +65,37 @@ def create_agent(*, owner: User, data: object) -> Agent:
 
 
 def list_agents(*, owner: User) -> list[Agent]:
-    return list(Agent.select().where((Agent.owner == owner) & (Agent.status != 'deleted'))
+    return list(Agent.select().where((Agent.owner == owner) & (Agent.status != AgentStatus.DELETED))
                 .order_by(Agent.created_at.desc(), Agent.id.desc()))
 
 
-def get_agent(*, owner: User, agent_id: int) -> Agent:
-    """The owner's agent; another user's or a deleted one is reported as not found, revealing nothing."""
-    agent = Agent.get_or_none((Agent.id == agent_id) & (Agent.owner == owner) & (Agent.status != 'deleted'))
+def owned_agent(owner: User, agent_id: int, *, lock: bool = False) -> Agent:
+    """The owner's agent; another user's, a deleted one or an id no row can have is reported as not found, revealing
+    nothing.
+
+    Every owner-scoped lookup (pages, API, lifecycle commands, per-agent checkout) goes through here. With `lock`,
+    inside a write transaction, the row stays locked until the commit on PostgreSQL; SQLite's `BEGIN IMMEDIATE`
+    already holds the whole database.
+    """
+    if not valid_id(agent_id):
+        raise AgentError('NOT_FOUND', f'There is no agent {agent_id}.')
+    query = Agent.select().where((Agent.id == agent_id) & (Agent.owner == owner)
+                                 & (Agent.status != AgentStatus.DELETED))
+    agent = (query.for_update() if lock and not is_sqlite() else query).first()
     if agent is None:
         raise AgentError('NOT_FOUND', f'There is no agent {agent_id}.')
     return agent
 
 
+def get_agent(*, owner: User, agent_id: int) -> Agent:
+    """`owned_agent` in the keyword spelling the API routes call."""
+    return owned_agent(owner, agent_id)
+
+
 def update_agent(*, owner: User, agent_id: int, data: object) -> Agent:
     fields = clean_fields(data, partial=True)
     with write_transaction():
-        agent = get_agent(owner=owner, agent_id=agent_id)
+        agent = owned_agent(owner, agent_id)
         if agent.status not in EDITABLE_STATUSES:
             raise AgentError('AGENT_NOT_EDITABLE', f'The agent is {agent.status}; stop it before changing its '
                                                    'configuration.')

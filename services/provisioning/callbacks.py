@@ -13,7 +13,7 @@ import re
 import time
 import traceback
 
-from models import MAX_ID, WebhookDelivery, WebhookEvent, utcnow, write_transaction
+from models import EventStatus, WebhookDelivery, WebhookEvent, parse_id, utcnow, write_transaction
 
 from ..platform import metrics
 from ..platform.errors import DomainError
@@ -99,10 +99,8 @@ def receive_callback(body: bytes, signature: str | None) -> dict:
 
 def parse_report(body: bytes) -> Report:
     data = parse_json_object(body)
-    job_id = data.get('job_id')
-    if isinstance(job_id, str) and job_id.isascii() and job_id.isdigit():
-        job_id = int(job_id)
-    if not isinstance(job_id, int) or isinstance(job_id, bool) or not 0 < job_id <= MAX_ID:
+    job_id = parse_id(data.get('job_id'))
+    if job_id is None:
         raise DomainError('INVALID_INPUT', 'job_id must be the job\'s number.', field='job_id')
     if data.get('status') not in CALLBACK_STATUSES:
         raise DomainError('INVALID_INPUT', f'status must be one of {", ".join(CALLBACK_STATUSES)}.', field='status')
@@ -141,7 +139,7 @@ def receive_github_webhook(body: bytes, headers: dict[str, str]) -> dict:
         stored = WebhookEvent.insert(source='github', event_id=delivery, type=kind, payload=body.decode()) \
             .on_conflict_ignore().as_rowcount().execute()
         event = WebhookEvent.get((WebhookEvent.source == 'github') & (WebhookEvent.event_id == delivery))
-        retry = not stored and event.status == 'failed'  # a manual redelivery of one that failed: try again
+        retry = not stored and event.status == EventStatus.FAILED  # a manual redelivery of one that failed: try again
         WebhookDelivery.create(source='github', event_id=delivery, headers=json.dumps(logged),
                                result='received' if stored else ('retried' if retry else 'duplicate'))
     if not stored and not retry:
@@ -159,12 +157,12 @@ def reprocess_github_event(event_id: str) -> str:
 
 def _apply_github_event(event: WebhookEvent, kind: str, payload: object) -> str:
     """Apply a `workflow_run` delivery to its job; a failure is kept with its traceback."""
-    result = 'ignored'
+    result = EventStatus.IGNORED
     try:
         if kind == 'workflow_run' and isinstance(payload, dict):
             result = workflow_runs.apply_workflow_run(payload)
     except Exception as error:
-        WebhookEvent.update(status='failed', attempts=WebhookEvent.attempts + 1, last_error=str(error),
+        WebhookEvent.update(status=EventStatus.FAILED, attempts=WebhookEvent.attempts + 1, last_error=str(error),
                             traceback=traceback.format_exc()) \
             .where(WebhookEvent.id == event.id).execute()
         raise

@@ -5,28 +5,26 @@ callers use `run.io_bound` (never `await` inside a transaction: all coroutines s
 """
 import peewee
 
-from models import Agent, ProvisioningJob, User, utcnow, write_transaction
+from models import Agent, AgentStatus, JobKind, JobStatus, ProvisioningJob, User, utcnow, write_transaction
 
 from ..billing import gate
 from . import servers
-from .agents import AgentError
+from .agents import AgentError, owned_agent
 from .jobs import (
     ProvisioningError,
-    _agent,
     _announce,
     _create_job,
     _event,
     _finish,
     _job_for_key,
     _lock_owner,
-    _locked_agent,
     _open_job,
     _require_configuration,
     _set_agent,
     last_job,
 )
 
-DEPLOYABLE_STATUSES = ('draft', 'stopped', 'failed')
+DEPLOYABLE_STATUSES = (AgentStatus.DRAFT, AgentStatus.STOPPED, AgentStatus.FAILED)
 
 
 def request_deploy(*, owner: User, agent_id: int, idempotency_key: str | None = None) -> ProvisioningJob:
@@ -40,10 +38,10 @@ def request_deploy(*, owner: User, agent_id: int, idempotency_key: str | None = 
         try:
             with write_transaction():
                 _lock_owner(owner)
-                agent = _locked_agent(owner, agent_id)
+                agent = owned_agent(owner, agent_id, lock=True)
                 existing = _job_for_key(key, agent) or _open_job(agent.id)
                 if existing is not None:
-                    if existing.kind != 'provision' and existing.is_open:
+                    if existing.kind != JobKind.PROVISION and existing.is_open:
                         raise AgentError('AGENT_BUSY', f'The agent is {agent.status}; wait until that finishes '
                                                        'before deploying it again.')
                     return existing
@@ -52,9 +50,9 @@ def request_deploy(*, owner: User, agent_id: int, idempotency_key: str | None = 
                                                              'failed agents can be deployed.')
                 gate.check_can_deploy(user=owner, agent=agent)
                 _require_configuration()
-                job = _create_job(agent, kind='provision', goal='running', key=key,
+                job = _create_job(agent, kind=JobKind.PROVISION, goal=AgentStatus.RUNNING, key=key,
                                   message='Deploy requested; waiting to dispatch the workflow.')
-                _set_agent(agent.id, status='provisioning', status_reason='')
+                _set_agent(agent.id, status=AgentStatus.PROVISIONING, status_reason='')
             break
         except peewee.IntegrityError:
             continue
@@ -71,13 +69,13 @@ def request_stop(*, owner: User, agent_id: int, reason: str = '') -> Provisionin
     cancelled deploy when one was queued but never reached GitHub. Billing calls this when an entitlement is lost,
     with the reason for the timeline.
     """
-    return _request_removal(owner=owner, agent_id=agent_id, goal='stopped', reason=reason or 'Stop requested.',
-                            require_configuration=False)
+    return _request_removal(owner=owner, agent_id=agent_id, goal=AgentStatus.STOPPED,
+                            reason=reason or 'Stop requested.', require_configuration=False)
 
 
 def stop_agent(*, owner: User, agent_id: int) -> ProvisioningJob:
     """Stop from the page or the API: like `request_stop`, but refuses when there is nothing to stop or no way to."""
-    job = _request_removal(owner=owner, agent_id=agent_id, goal='stopped', reason='Stop requested.')
+    job = _request_removal(owner=owner, agent_id=agent_id, goal=AgentStatus.STOPPED, reason='Stop requested.')
     if job is None:
         agent = Agent.get_by_id(agent_id)
         raise AgentError('AGENT_NOT_RUNNING', f'The agent is {agent.status}; there is no server to stop.')
@@ -86,19 +84,19 @@ def stop_agent(*, owner: User, agent_id: int) -> ProvisioningJob:
 
 def request_delete(*, owner: User, agent_id: int) -> Agent:
     """Delete an agent: at once when it has no server, else after a deprovision job (`deleting` → `deleted`)."""
-    _request_removal(owner=owner, agent_id=agent_id, goal='deleted', reason='Delete requested.')
+    _request_removal(owner=owner, agent_id=agent_id, goal=AgentStatus.DELETED, reason='Delete requested.')
     return Agent.get_by_id(agent_id)
 
 
 def retry(*, owner: User, agent_id: int) -> ProvisioningJob:
     """Try a failed agent's last job again, as a new job of the same kind."""
-    agent = _agent(owner, agent_id)
+    agent = owned_agent(owner, agent_id)
     last = last_job(agent.id)
-    if agent.status != 'failed':
+    if agent.status != AgentStatus.FAILED:
         raise AgentError('AGENT_NOT_FAILED', f'The agent is {agent.status}; only a failed agent can be retried.')
-    if last is None or last.kind == 'provision':
+    if last is None or last.kind == JobKind.PROVISION:
         return request_deploy(owner=owner, agent_id=agent_id)
-    job = _request_removal(owner=owner, agent_id=agent_id, goal=last.goal, reason='Retry requested.')
+    job = _request_removal(owner=owner, agent_id=agent_id, goal=AgentStatus(last.goal), reason='Retry requested.')
     if job is None:
         raise AgentError('AGENT_NOT_RUNNING', 'No server is left to remove; deploy the agent again or delete it.')
     return job
@@ -111,7 +109,7 @@ def cancel(*, owner: User, agent_id: int) -> ProvisioningJob:
     a cancelled run may already have created a server, and that server counts against the plan until it is gone.
     """
     with write_transaction():
-        agent = _locked_agent(owner, agent_id)
+        agent = owned_agent(owner, agent_id, lock=True)
         job = _open_job(agent.id)
         if job is None:
             raise AgentError('NO_OPEN_JOB', 'Nothing is in progress for this agent.')
@@ -122,17 +120,17 @@ def cancel(*, owner: User, agent_id: int) -> ProvisioningJob:
     return ProvisioningJob.get_by_id(job.id)
 
 
-def _request_removal(*, owner: User, agent_id: int, goal: str, reason: str,
+def _request_removal(*, owner: User, agent_id: int, goal: AgentStatus, reason: str,
                      require_configuration: bool = True) -> ProvisioningJob | None:
     with write_transaction():
-        agent = _locked_agent(owner, agent_id)
+        agent = owned_agent(owner, agent_id, lock=True)
         job = _open_job(agent.id)
-        if job is not None and job.kind == 'deprovision':
-            if goal == 'deleted' and job.goal != 'deleted':
-                ProvisioningJob.update(goal='deleted', updated_at=utcnow()).where(ProvisioningJob.id == job.id) \
-                    .execute()
+        if job is not None and job.kind == JobKind.DEPROVISION:
+            if goal == AgentStatus.DELETED and job.goal != AgentStatus.DELETED:
+                ProvisioningJob.update(goal=AgentStatus.DELETED, updated_at=utcnow()) \
+                    .where(ProvisioningJob.id == job.id).execute()
                 _event(job.id, 'delete_requested', 'Delete requested; the agent is deleted once the server is gone.')
-                _set_agent(agent.id, status='deleting')
+                _set_agent(agent.id, status=AgentStatus.DELETING)
             removal = job
         else:
             server_may_exist = _server_may_exist(agent, job)
@@ -141,25 +139,29 @@ def _request_removal(*, owner: User, agent_id: int, goal: str, reason: str,
             if server_may_exist:
                 if require_configuration:
                     _require_configuration()
-                removal = _create_job(agent, kind='deprovision', goal=goal, message=reason)
-                _set_agent(agent.id, status='stopping' if goal == 'stopped' else 'deleting')
+                removal = _create_job(agent, kind=JobKind.DEPROVISION, goal=goal, message=reason)
+                removing = AgentStatus.STOPPING if goal == AgentStatus.STOPPED else AgentStatus.DELETING
+                _set_agent(agent.id, status=removing)
             else:
                 removal = job  # the cancelled deploy, if any: nothing reached GitHub, so no server to remove
-                if goal == 'deleted':
-                    _set_agent(agent.id, status='deleted')
+                if goal == AgentStatus.DELETED:
+                    _set_agent(agent.id, status=AgentStatus.DELETED)
                 elif job is not None:
-                    _set_agent(agent.id, status=job.previous_status if job.previous_status != 'failed' else 'stopped')
+                    _set_agent(agent.id, status=job.previous_status if job.previous_status != AgentStatus.FAILED
+                               else AgentStatus.STOPPED)
     _announce(agent, removal)
     return ProvisioningJob.get_by_id(removal.id) if removal is not None else None
 
 
 def _server_may_exist(agent: Agent, open_job: ProvisioningJob | None) -> bool:
     """Whether a server may be up: a reported one, a running agent, or work after a failure that reached GitHub."""
-    if agent.server_id or agent.status in ('running', 'stopping', 'deleting'):
+    if agent.server_id or agent.status in (AgentStatus.RUNNING, AgentStatus.STOPPING, AgentStatus.DELETING):
         return True
-    if open_job is not None and (open_job.status != 'queued' or open_job.maybe_dispatched):
+    if open_job is not None and (open_job.status != JobStatus.QUEUED or open_job.maybe_dispatched):
         return True
-    if agent.status != 'failed' and (open_job is None or open_job.previous_status != 'failed'):
+    failed_before = agent.status == AgentStatus.FAILED or (
+        open_job is not None and open_job.previous_status == AgentStatus.FAILED)
+    if not failed_before:
         return False
     return servers.may_have_reached_github(servers.last_finished_jobs([agent.id]).get(agent.id))
 
@@ -172,16 +174,16 @@ def _cancel_open_job(job: ProvisioningJob, agent: Agent, reason: str, *,
     agent's earlier run may have left a server) a deprovision is queued and returned, so no server outlives the
     cancel unseen by the plan.
     """
-    reached_github = job.status != 'queued' or job.maybe_dispatched
-    leaves_server = restore and (reached_github or (job.previous_status != 'running'
+    reached_github = job.status != JobStatus.QUEUED or job.maybe_dispatched
+    leaves_server = restore and (reached_github or (job.previous_status != AgentStatus.RUNNING
                                                     and _server_may_exist(agent, job)))
-    _finish(job, 'cancelled', error=reason, cancel_run=reached_github, agent_update=restore)
+    _finish(job, JobStatus.CANCELLED, error=reason, cancel_run=reached_github, agent_update=restore)
     if not restore:
         return None
     if not leaves_server:
         _set_agent(agent.id, status=job.previous_status)
         return None
-    removal = _create_job(agent, kind='deprovision', goal='stopped',
+    removal = _create_job(agent, kind=JobKind.DEPROVISION, goal=AgentStatus.STOPPED,
                           message=f'{reason} Removing any server the cancelled work may have created.')
-    _set_agent(agent.id, status='stopping', status_reason='')
+    _set_agent(agent.id, status=AgentStatus.STOPPING, status_reason='')
     return removal

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 import peewee
 
-from models import Agent, ProvisioningJob, utcnow, write_transaction
+from models import Agent, JobStatus, ProvisioningJob, utcnow, write_transaction
 
 from ..platform import metrics, notifications
 from ..platform.settings import get_settings
@@ -36,8 +36,8 @@ def due_job_ids(now: datetime | None = None) -> list[int]:
     now = now or utcnow()
     Job = ProvisioningJob
     query = Job.select(Job.id).where(
-        ((Job.status == 'queued') & (Job.next_attempt_at.is_null() | (Job.next_attempt_at <= now)))
-        | ((Job.status == 'dispatching') & (Job.claimed_at < now - dispatch_lease()))
+        ((Job.status == JobStatus.QUEUED) & (Job.next_attempt_at.is_null() | (Job.next_attempt_at <= now)))
+        | ((Job.status == JobStatus.DISPATCHING) & (Job.claimed_at < now - dispatch_lease()))
         | (Job.cancel_run == True))  # noqa: E712
     return [job.id for job in query.order_by(Job.id).limit(100)]
 
@@ -47,8 +47,8 @@ def next_wake_at(now: datetime | None = None) -> datetime | None:
     now = now or utcnow()
     Job = ProvisioningJob
     retry_at = Job.select(peewee.fn.MIN(Job.next_attempt_at)).where(
-        (Job.status == 'queued') & (Job.next_attempt_at > now)).scalar()
-    claimed = Job.select(peewee.fn.MIN(Job.claimed_at)).where(Job.status == 'dispatching').scalar()
+        (Job.status == JobStatus.QUEUED) & (Job.next_attempt_at > now)).scalar()
+    claimed = Job.select(peewee.fn.MIN(Job.claimed_at)).where(Job.status == JobStatus.DISPATCHING).scalar()
     candidates = [moment for moment in (retry_at, claimed and claimed + dispatch_lease()) if moment]
     return min(candidates) if candidates else None
 
@@ -64,15 +64,15 @@ def work_on(job_id: int) -> None:
     token = secrets.token_hex(16)
     now = utcnow()
     Job = ProvisioningJob
-    if job.status == 'queued':
-        claimed = Job.update(status='dispatching', claim_token=token, claimed_at=now, attempts=Job.attempts + 1,
+    if job.status == JobStatus.QUEUED:
+        claimed = Job.update(status=JobStatus.DISPATCHING, claim_token=token, claimed_at=now, attempts=Job.attempts + 1,
                              updated_at=now) \
-            .where((Job.id == job.id) & (Job.status == 'queued')
+            .where((Job.id == job.id) & (Job.status == JobStatus.QUEUED)
                    & (Job.next_attempt_at.is_null() | (Job.next_attempt_at <= now))).execute()
-    elif job.status == 'dispatching' and job.claimed_at < now - dispatch_lease():
+    elif job.status == JobStatus.DISPATCHING and job.claimed_at < now - dispatch_lease():
         # The worker that claimed it died mid-dispatch (a crash, SIGKILL): its request may have reached GitHub.
         claimed = Job.update(claim_token=token, claimed_at=now, maybe_dispatched=True, updated_at=now) \
-            .where((Job.id == job.id) & (Job.status == 'dispatching') & (Job.claim_token == job.claim_token)) \
+            .where((Job.id == job.id) & (Job.status == JobStatus.DISPATCHING) & (Job.claim_token == job.claim_token)) \
             .execute()
         if claimed:
             _event(job.id, 'reconciling', 'An earlier dispatch was interrupted; looking for its run before '
@@ -98,7 +98,7 @@ def _dispatch(job: ProvisioningJob, token: str) -> None:
             if run is not None:
                 _dispatched(job, token, run, 'Found the run of an earlier attempt on GitHub; not dispatching again.')
                 return
-        _event(job.id, 'dispatching', f'Dispatching the workflow (attempt {job.attempts}).')
+        _event(job.id, JobStatus.DISPATCHING, f'Dispatching the workflow (attempt {job.attempts}).')
         with metrics.dispatch_duration.time():
             run = github.dispatch(job_id=job.id, agent_id=agent.id, action=job.kind, region=agent.region,
                                   size=agent.size, callback_url=callback_url())
@@ -115,15 +115,15 @@ def _dispatched(job: ProvisioningJob, token: str, run: Run | None, message: str)
     Job = ProvisioningJob
     fields = {'run_id': run.id, 'run_url': run.html_url or None} if run else {}
     with write_transaction():
-        moved = Job.update(status='dispatched', step='dispatched', claim_token=None, last_error='',
+        moved = Job.update(status=JobStatus.DISPATCHED, step=JobStatus.DISPATCHED, claim_token=None, last_error='',
                            maybe_dispatched=False, last_news_at=now, updated_at=now, **fields) \
-            .where((Job.id == job.id) & (Job.status == 'dispatching') & (Job.claim_token == token)).execute()
+            .where((Job.id == job.id) & (Job.status == JobStatus.DISPATCHING) & (Job.claim_token == token)).execute()
         if moved:
-            _event(job.id, 'dispatched', message + (f' Run {run.html_url or run.id}.' if run else ''))
+            _event(job.id, JobStatus.DISPATCHED, message + (f' Run {run.html_url or run.id}.' if run else ''))
         elif run is not None:
             # A callback moved the job on, or the owner cancelled it, while the request was under way.
             Job.update(**fields).where((Job.id == job.id) & Job.run_id.is_null()).execute()
-            Job.update(cancel_run=True).where((Job.id == job.id) & (Job.status == 'cancelled')).execute()
+            Job.update(cancel_run=True).where((Job.id == job.id) & (Job.status == JobStatus.CANCELLED)).execute()
     _announce(Agent.get_by_id(job.agent_id), Job.get_by_id(job.id))
 
 
@@ -136,10 +136,12 @@ def _dispatch_failed(job: ProvisioningJob, token: str, error: GitHubError) -> No
         if error.maybe_sent:  # give GitHub's run list time to show a run the lost request may have started
             delay = max(delay, min(RUN_LISTING_DELAY, settings.github_retry_max_seconds))
         with write_transaction():
-            moved = Job.update(status='queued', claim_token=None, next_attempt_at=now + timedelta(seconds=delay),
+            moved = Job.update(status=JobStatus.QUEUED, claim_token=None,
+                               next_attempt_at=now + timedelta(seconds=delay),
                                maybe_dispatched=job.maybe_dispatched or error.maybe_sent, last_error=error.message,
                                updated_at=now) \
-                .where((Job.id == job.id) & (Job.status == 'dispatching') & (Job.claim_token == token)).execute()
+                .where((Job.id == job.id) & (Job.status == JobStatus.DISPATCHING) & (Job.claim_token == token)) \
+                .execute()
             if moved:
                 attempts = settings.github_dispatch_attempts
                 _event(job.id, 'retry_scheduled', f'{error.message} Trying again in {delay:.1f} s '
@@ -149,7 +151,7 @@ def _dispatch_failed(job: ProvisioningJob, token: str, error: GitHubError) -> No
         message = error.message if not error.transient else \
             f'{error.message} Gave up after {job.attempts} attempts; use Retry once GitHub answers again.'
         with write_transaction():
-            _finish(job, 'failed', error=message, token=token)
+            _finish(job, JobStatus.FAILED, error=message, token=token)
         log.warning('job %s failed: %s', job.id, message)
         notifications.dispatch_failing(f'job {job.id} ({job.kind} of agent {job.agent_id})', message)
     _announce(Agent.get_by_id(job.agent_id), Job.get_by_id(job.id))

@@ -4,21 +4,22 @@ A failed job's error names operator internals (which token to fix, the private i
 customers get a plain sentence instead, admins the details. A cancellation's reason is written for the customer
 (they or billing caused it) and is shown as it is. Run links are offered only as http(s) addresses.
 """
-from models import Agent, JobEvent, ProvisioningJob
+from models import Agent, JobEvent, JobKind, JobStatus, ProvisioningJob
 
-PLAIN_REASONS = {
-    'provision': 'Deployment failed because of a problem on our side; the operator has been told. Try again later.',
-    'deprovision': 'Removing the server failed because of a problem on our side; the operator has been told.',
+PLAIN_REASONS: dict[str, str] = {
+    JobKind.PROVISION: 'Deployment failed because of a problem on our side; the operator has been told. Try again '
+                       'later.',
+    JobKind.DEPROVISION: 'Removing the server failed because of a problem on our side; the operator has been told.',
 }
 RETRYING = 'A temporary problem on our side; trying again shortly.'
-CUSTOMER_STEP_MESSAGES = {
+CUSTOMER_STEP_MESSAGES: dict[str, str] = {
     'reconciling': 'Checking on an interrupted deployment step.',
-    'dispatching': 'Handing the work to the deployment service.',
-    'dispatched': 'The deployment service has started the work.',
-    'in_progress': 'The deployment service is working on it.',
+    JobStatus.DISPATCHING: 'Handing the work to the deployment service.',
+    JobStatus.DISPATCHED: 'The deployment service has started the work.',
+    JobStatus.IN_PROGRESS: 'The deployment service is working on it.',
     'retry_scheduled': RETRYING,
     'run_cancelled': 'The work in progress was cancelled.',
-    'failed': 'This failed because of a problem on our side; the operator has been told.',
+    JobStatus.FAILED: 'This failed because of a problem on our side; the operator has been told.',
 }
 """Timeline steps whose messages AgentHost writes for the operator (tokens, runs, GitHub's answers): customers read
 these sentences instead. Steps the workflow reports and steps a person caused keep their own messages."""
@@ -26,16 +27,16 @@ these sentences instead. Steps the workflow reports and steps a person caused ke
 
 def job_error(job: ProvisioningJob, *, details: bool) -> str:
     """The job's error as this viewer may see it ('' when there is none)."""
-    if not job.last_error or details or job.status == 'cancelled':
+    if not job.last_error or details or job.status == JobStatus.CANCELLED:
         return job.last_error or ''
-    return PLAIN_REASONS.get(job.kind, PLAIN_REASONS['provision']) if job.status == 'failed' else RETRYING
+    return PLAIN_REASONS.get(job.kind, PLAIN_REASONS[JobKind.PROVISION]) if job.status == JobStatus.FAILED else RETRYING
 
 
 def agent_reason(agent: Agent, job: ProvisioningJob | None, *, details: bool) -> str:
     """Why the agent is failed, as this viewer may see it."""
-    if details or not agent.status_reason or (job is not None and job.status == 'cancelled'):
+    if details or not agent.status_reason or (job is not None and job.status == JobStatus.CANCELLED):
         return agent.status_reason or ''
-    return PLAIN_REASONS.get(job.kind if job else 'provision', PLAIN_REASONS['provision'])
+    return PLAIN_REASONS.get(job.kind if job else JobKind.PROVISION, PLAIN_REASONS[JobKind.PROVISION])
 
 
 def run_link(job: ProvisioningJob | None, *, details: bool) -> str | None:
@@ -53,4 +54,4 @@ def event_message(event: JobEvent, *, details: bool) -> str:
 
 def failure_mail_reason(job: ProvisioningJob) -> str:
     """What the owner's mail says about a failed job: the mail goes to the customer, never the operator's details."""
-    return PLAIN_REASONS.get(job.kind, PLAIN_REASONS['provision'])
+    return PLAIN_REASONS.get(job.kind, PLAIN_REASONS[JobKind.PROVISION])

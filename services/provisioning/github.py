@@ -14,7 +14,7 @@ from email.utils import parsedate_to_datetime
 
 import httpx
 
-from models import MAX_ID
+from models import parse_id
 
 from ..platform.errors import DomainError
 from ..platform.settings import Settings, get_settings
@@ -53,9 +53,10 @@ def run_name(action: str, job_id: int) -> str:
 def job_for_run_name(title: str) -> tuple[str, int] | None:
     """(action, job id) from a run's name, or None for runs that are not AgentHost's."""
     match = RUN_NAME.match(title.strip())
-    if not match or int(match.group(2)) > MAX_ID:
+    job_id = parse_id(match.group(2)) if match else None
+    if match is None or job_id is None:
         return None  # not a job id the database can hold: no job of ours
-    return match.group(1), int(match.group(2))
+    return match.group(1), job_id
 
 
 def is_configured_workflow(run: dict, workflow: str) -> bool:

@@ -9,22 +9,39 @@ from datetime import datetime
 
 import peewee
 
-from models import OPEN_JOB_STATUSES, Agent, JobEvent, ProvisioningJob, User, db, is_sqlite, utcnow
+from models import (
+    OPEN_JOB_STATUSES,
+    Agent,
+    AgentStatus,
+    JobEvent,
+    JobKind,
+    JobStatus,
+    ProvisioningJob,
+    User,
+    db,
+    is_sqlite,
+    utcnow,
+)
 
 from ..platform import events, metrics, notifications
 from ..platform.errors import DomainError
 from ..platform.settings import get_settings
 from . import failure_reasons
-from .agents import AgentError, get_agent, list_agents
+from .agents import list_agents, owned_agent
 
-STATUS_RANK = {'queued': 0, 'dispatching': 1, 'dispatched': 2, 'in_progress': 3, 'succeeded': 4, 'failed': 4,
-               'cancelled': 4}
-STEPS = {'provision': ('queued', 'dispatched', 'server_created', 'agent_starting', 'running'),
-         'deprovision': ('queued', 'dispatched', 'server_deleted', 'stopped')}
-"""The named steps a page shows for each kind of job, in order; callbacks name the ones in the middle."""
-STEP_LABELS = {'queued': 'Queued', 'dispatched': 'Dispatched', 'server_created': 'Server created',
-               'agent_starting': 'Agent starting', 'running': 'Running', 'server_deleted': 'Server deleted',
-               'stopped': 'Stopped', 'deleted': 'Deleted'}
+STATUS_RANK: dict[str, int] = {JobStatus.QUEUED: 0, JobStatus.DISPATCHING: 1, JobStatus.DISPATCHED: 2,
+                               JobStatus.IN_PROGRESS: 3, JobStatus.SUCCEEDED: 4, JobStatus.FAILED: 4,
+                               JobStatus.CANCELLED: 4}
+STEPS: dict[str, tuple[str, ...]] = {
+    JobKind.PROVISION: (JobStatus.QUEUED, JobStatus.DISPATCHED, 'server_created', 'agent_starting',
+                        AgentStatus.RUNNING),
+    JobKind.DEPROVISION: (JobStatus.QUEUED, JobStatus.DISPATCHED, 'server_deleted', AgentStatus.STOPPED)}
+"""The named steps a page shows for each kind of job, in order; callbacks name the ones in the middle. The first
+two are the job's statuses at that point, the last is the agent status the job leads to (its goal)."""
+STEP_LABELS: dict[str, str] = {
+    JobStatus.QUEUED: 'Queued', JobStatus.DISPATCHED: 'Dispatched', 'server_created': 'Server created',
+    'agent_starting': 'Agent starting', AgentStatus.RUNNING: 'Running', 'server_deleted': 'Server deleted',
+    AgentStatus.STOPPED: 'Stopped', AgentStatus.DELETED: 'Deleted'}
 
 
 class ProvisioningError(DomainError):
@@ -54,7 +71,7 @@ def latest_jobs(agent_ids: list[int]) -> dict[int, ProvisioningJob]:
 
 def timeline(*, owner: User, agent_id: int, limit: int = 500) -> list[JobEvent]:
     """The agent's events across all its jobs, oldest first."""
-    agent = _agent(owner, agent_id)
+    agent = owned_agent(owner, agent_id)
     newest = (JobEvent.select(JobEvent, ProvisioningJob).join(ProvisioningJob)
               .where(ProvisioningJob.agent == agent.id).order_by(JobEvent.time.desc(), JobEvent.id.desc())
               .limit(limit))
@@ -71,7 +88,7 @@ class AgentState:
 def agent_state(*, owner: User, agent_id: int) -> AgentState:
     """Everything the agent page shows, read in one go (the page rebuilds from this after every change)."""
     with db.atomic():  # one snapshot on SQLite; elsewhere pages read again after any change (events.Coalesced)
-        agent = _agent(owner, agent_id)
+        agent = owned_agent(owner, agent_id)
         return AgentState(agent, last_job(agent.id), timeline(owner=owner, agent_id=agent_id, limit=100))
 
 
@@ -90,22 +107,10 @@ def _require_configuration() -> None:
                                                                'CALLBACK_SECRET.')
 
 
-def _agent(owner: User, agent_id: int) -> Agent:
-    return get_agent(owner=owner, agent_id=agent_id)
-
-
 def _lock_owner(owner: User) -> None:
     """PostgreSQL: serialise one owner's deploys so the plan limit holds (SQLite's IMMEDIATE already does)."""
     if not is_sqlite():
         User.select(User.id).where(User.id == owner.id).for_update().execute()
-
-
-def _locked_agent(owner: User, agent_id: int) -> Agent:
-    query = Agent.select().where((Agent.id == agent_id) & (Agent.owner == owner) & (Agent.status != 'deleted'))
-    agent = (query if is_sqlite() else query.for_update()).first()
-    if agent is None:
-        raise AgentError('NOT_FOUND', f'There is no agent {agent_id}.')
-    return agent
 
 
 def _locked_job(job_id: int) -> ProvisioningJob | None:
@@ -127,14 +132,15 @@ def _job_for_key(key: str | None, agent: Agent) -> ProvisioningJob | None:
     return job
 
 
-def _create_job(agent: Agent, *, kind: str, goal: str, message: str, key: str | None = None) -> ProvisioningJob:
+def _create_job(agent: Agent, *, kind: JobKind, goal: AgentStatus, message: str,
+                key: str | None = None) -> ProvisioningJob:
     job = ProvisioningJob.create(agent=agent, kind=kind, goal=goal, previous_status=agent.status,
                                  open_agent=agent.id, idempotency_key=key or f'job:{secrets.token_hex(16)}')
-    _event(job.id, 'queued', message)
+    _event(job.id, JobStatus.QUEUED, message)
     return job
 
 
-def _finish(job: ProvisioningJob, status: str, *, error: str = '', message: str = '', token: str | None = None,
+def _finish(job: ProvisioningJob, status: JobStatus, *, error: str = '', message: str = '', token: str | None = None,
             cancel_run: bool = False, agent_update: bool = True, silent_before: datetime | None = None,
             **fields) -> bool:
     """Inside a transaction: close an open job (compare-and-set) and move its agent to where the job led."""
@@ -142,37 +148,39 @@ def _finish(job: ProvisioningJob, status: str, *, error: str = '', message: str 
     now = utcnow()
     condition = (Job.id == job.id) & Job.status.in_(OPEN_JOB_STATUSES)
     if token is not None:
-        condition &= (Job.status == 'dispatching') & (Job.claim_token == token)
+        condition &= (Job.status == JobStatus.DISPATCHING) & (Job.claim_token == token)
     if silent_before is not None:
         condition &= Job.last_news_at < silent_before
-    step = steps_of(job)[-1] if status == 'succeeded' else job.step
+    step = steps_of(job)[-1] if status == JobStatus.SUCCEEDED else job.step
     if not Job.update(status=status, open_agent=None, claim_token=None, last_error=error, cancel_run=cancel_run,
                       step=step, updated_at=now, **fields).where(condition).execute():
         return False
-    _event(job.id, status if status != 'succeeded' else step, message or error or _default_message(status, step))
-    if status in ('succeeded', 'failed'):
+    _event(job.id, step if status == JobStatus.SUCCEEDED else status,
+           message or error or _default_message(status, step))
+    if status in (JobStatus.SUCCEEDED, JobStatus.FAILED):
         db.after_commit(lambda: _tell_the_outcome(job, status))
     if not agent_update:
         return True
-    if status == 'succeeded':
-        if job.kind == 'provision':
-            _set_agent(job.agent_id, status='running', status_reason='')
+    if status == JobStatus.SUCCEEDED:
+        if job.kind == JobKind.PROVISION:
+            _set_agent(job.agent_id, status=AgentStatus.RUNNING, status_reason='')
         else:
             _set_agent(job.agent_id, status=job.goal, status_reason='', ip_address=None, server_id=None)
-    elif status == 'failed':
-        prefix = '' if job.kind == 'provision' else ('Stopping' if job.goal == 'stopped' else 'Deleting') + ' failed: '
-        _set_agent(job.agent_id, status='failed', status_reason=prefix + error)
+    elif status == JobStatus.FAILED:
+        prefix = '' if job.kind == JobKind.PROVISION else (
+            'Stopping' if job.goal == AgentStatus.STOPPED else 'Deleting') + ' failed: '
+        _set_agent(job.agent_id, status=AgentStatus.FAILED, status_reason=prefix + error)
     return True
 
 
-def _tell_the_outcome(job: ProvisioningJob, status: str) -> None:
+def _tell_the_outcome(job: ProvisioningJob, status: JobStatus) -> None:
     """After the commit: the provisioning time for the metrics, and a mail to the owner."""
-    if job.kind == 'provision':
+    if job.kind == JobKind.PROVISION:
         metrics.provisioning_duration.observe((utcnow() - job.created_at).total_seconds())
     agent = Agent.get_by_id(job.agent_id)
-    if status == 'failed':
+    if status == JobStatus.FAILED:
         notifications.agent_failed(agent, failure_reasons.failure_mail_reason(job))
-    elif job.kind == 'provision':
+    elif job.kind == JobKind.PROVISION:
         notifications.agent_running(agent)
 
 
@@ -186,7 +194,7 @@ def _event(job_id: int, step: str, message: str) -> None:
 
 def steps_of(job: ProvisioningJob) -> tuple[str, ...]:
     """The named steps of this job, in order (a deprovision ends in `stopped` or `deleted`)."""
-    return STEPS['provision'] if job.kind == 'provision' else (*STEPS['deprovision'][:-1], job.goal)
+    return STEPS[JobKind.PROVISION] if job.kind == JobKind.PROVISION else (*STEPS[JobKind.DEPROVISION][:-1], job.goal)
 
 
 def _step_index(job: ProvisioningJob) -> int:
@@ -195,8 +203,9 @@ def _step_index(job: ProvisioningJob) -> int:
 
 
 def _default_message(status: str, step: str) -> str:
-    return {'in_progress': 'The workflow started.', 'succeeded': 'Finished.', 'failed': 'The workflow failed.',
-            'cancelled': 'Cancelled.'}.get(status, STEP_LABELS.get(step, step.replace('_', ' ').capitalize()) + '.')
+    messages: dict[str, str] = {JobStatus.IN_PROGRESS: 'The workflow started.', JobStatus.SUCCEEDED: 'Finished.',
+                                JobStatus.FAILED: 'The workflow failed.', JobStatus.CANCELLED: 'Cancelled.'}
+    return messages.get(status, STEP_LABELS.get(step, step.replace('_', ' ').capitalize()) + '.')
 
 
 def _announce(agent: Agent, job: ProvisioningJob | None) -> None:
@@ -204,5 +213,5 @@ def _announce(agent: Agent, job: ProvisioningJob | None) -> None:
     events.agent_updated(agent.owner_id, agent.id)
     if job is not None:
         job = ProvisioningJob.get_by_id(job.id)
-        if job.status == 'queued' or job.cancel_run:
+        if job.status == JobStatus.QUEUED or job.cancel_run:
             events.job_queued(job.id)

@@ -3,7 +3,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
-from models import Agent, ProvisioningJob, utcnow, write_transaction
+from models import Agent, JobStatus, ProvisioningJob, utcnow, write_transaction
 
 from ..platform import events
 from ..platform.settings import get_settings
@@ -18,7 +18,8 @@ def reap_silent_jobs(now: datetime | None = None) -> list[int]:
     minutes = get_settings().provision_timeout_minutes
     cutoff = now - timedelta(minutes=minutes)
     Job = ProvisioningJob
-    silent = list(Job.select().where(Job.status.in_(('dispatched', 'in_progress')) & (Job.last_news_at < cutoff)))
+    silent = list(Job.select().where(Job.status.in_((JobStatus.DISPATCHED, JobStatus.IN_PROGRESS))
+                                     & (Job.last_news_at < cutoff)))
     github = GitHub()
     reaped = []
     for job in silent:
@@ -40,7 +41,8 @@ def reap_silent_jobs(now: datetime | None = None) -> list[int]:
                 cancel_run = True
         with write_transaction():
             fields: dict[str, Any] = {'run_id': run.id, 'run_url': run.html_url or job.run_url} if run else {}
-            finished = _finish(job, 'failed', error=reason, cancel_run=cancel_run, silent_before=cutoff, **fields)
+            finished = _finish(job, JobStatus.FAILED, error=reason, cancel_run=cancel_run, silent_before=cutoff,
+                               **fields)
         if finished:
             reaped.append(job.id)
             log.warning('job %s reaped: %s', job.id, reason)

@@ -1,7 +1,7 @@
 """News from the workflow: a verified callback moves its job forward, never back; late ones change nothing."""
 from dataclasses import dataclass
 
-from models import FINISHED_JOB_STATUSES, Agent, JobEvent, ProvisioningJob, utcnow, write_transaction
+from models import FINISHED_JOB_STATUSES, Agent, JobEvent, JobStatus, ProvisioningJob, utcnow, write_transaction
 
 from .jobs import (
     STATUS_RANK,
@@ -16,7 +16,9 @@ from .jobs import (
     steps_of,
 )
 
-CALLBACK_STATUSES = ('in_progress', 'progress', 'succeeded', 'failed')
+PROGRESS_STATUSES = (JobStatus.IN_PROGRESS, 'progress')
+"""Callback statuses that report a step on the way; the others end the job."""
+CALLBACK_STATUSES = (*PROGRESS_STATUSES, JobStatus.SUCCEEDED, JobStatus.FAILED)
 
 
 @dataclass
@@ -41,10 +43,9 @@ def apply_report(report: Report) -> tuple[ProvisioningJob, bool]:
             raise ProvisioningError('NOT_FOUND', f'There is no provisioning job {report.job_id}.')
         if job.status in FINISHED_JOB_STATUSES:
             return job, False
-        step = report.step or {'in_progress': 'in_progress', 'progress': 'progress'}.get(report.status,
-                                                                                          report.status)
+        step = report.step or report.status
         message = report.message or _default_message(report.status, step)
-        if report.status in ('in_progress', 'progress') and \
+        if report.status in PROGRESS_STATUSES and \
                 JobEvent.select().where((JobEvent.job == job.id) & (JobEvent.step == step)
                                         & (JobEvent.message == message)).exists():
             return job, False  # the same report again (report.py retried after a lost answer)
@@ -55,25 +56,26 @@ def apply_report(report: Report) -> tuple[ProvisioningJob, bool]:
         if report.ip_address or report.server_id:
             _set_agent(job.agent_id, **({'ip_address': report.ip_address} if report.ip_address else {}),
                        **({'server_id': report.server_id} if report.server_id else {}))
-        if report.status in ('in_progress', 'progress'):
-            if STATUS_RANK[job.status] < STATUS_RANK['in_progress']:
-                fields['status'] = 'in_progress'
+        if report.status in PROGRESS_STATUSES:
+            if STATUS_RANK[job.status] < STATUS_RANK[JobStatus.IN_PROGRESS]:
+                fields['status'] = JobStatus.IN_PROGRESS
             if step in steps_of(job) and steps_of(job).index(step) > _step_index(job):
                 fields['step'] = step
             Job.update(**fields).where(Job.id == job.id).execute()
             _event(job.id, step, message)
         else:
-            final = steps_of(job)[-1] if report.status == 'succeeded' else 'failed'
+            final = steps_of(job)[-1] if report.status == JobStatus.SUCCEEDED else JobStatus.FAILED
             own_step = bool(report.step) and report.step != final
             Job.update(**fields).where(Job.id == job.id).execute()
             job = Job.get_by_id(job.id)
             if own_step and not JobEvent.select().where((JobEvent.job == job.id)
                                                         & (JobEvent.step == report.step)).exists():
                 _event(job.id, report.step, message)  # the callback's own step first, then the final one
-            if report.status == 'succeeded':
-                _finish(job, 'succeeded', message=_default_message('succeeded', final) if own_step else message)
+            if report.status == JobStatus.SUCCEEDED:
+                _finish(job, JobStatus.SUCCEEDED,
+                        message=_default_message(JobStatus.SUCCEEDED, final) if own_step else message)
             else:
-                _finish(job, 'failed', error=message + (f' ({job.run_url})' if job.run_url else ''))
+                _finish(job, JobStatus.FAILED, error=message + (f' ({job.run_url})' if job.run_url else ''))
     job = Job.get_by_id(job.id)
     _announce(Agent.get_by_id(job.agent_id), job)
     return job, True

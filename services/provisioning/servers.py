@@ -7,7 +7,7 @@ left behind: a reported server, or a last job whose dispatch may have gone throu
 """
 import peewee
 
-from models import FINISHED_JOB_STATUSES, Agent, ProvisioningJob
+from models import FINISHED_JOB_STATUSES, Agent, AgentStatus, ProvisioningJob
 
 
 def may_have_reached_github(job: ProvisioningJob | None) -> bool:
@@ -27,6 +27,6 @@ def last_finished_jobs(agent_ids: list[int]) -> dict[int, ProvisioningJob]:
 
 def failed_with_servers(agents: list[Agent]) -> list[Agent]:
     """The `failed` agents among `agents` whose server may still exist, in the order given."""
-    failed = [agent for agent in agents if agent.status == 'failed']
+    failed = [agent for agent in agents if agent.status == AgentStatus.FAILED]
     last = last_finished_jobs([agent.id for agent in failed if not agent.server_id])
     return [agent for agent in failed if agent.server_id or may_have_reached_github(last.get(agent.id))]

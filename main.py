@@ -72,6 +72,7 @@ from services.accounts import accounts  # noqa: E402
 from services.billing import billing, stripe_webhooks, stripe_worker  # noqa: E402
 from services.platform import backups, loop_lag  # noqa: E402
 from services.platform.errors import DomainError  # noqa: E402
+from services.provisioning import local as local_provisioner  # noqa: E402
 from services.provisioning import scheduler as provisioning_scheduler  # noqa: E402
 
 app.include_router(health_api.router)  # GET /healthz
@@ -89,6 +90,8 @@ app.add_middleware(auth_api.AuthMiddleware)  # pages → /login, /api/* → 401 
 app.add_middleware(BodySizeLimit)  # 413 for bodies over 1 MiB, before they are read
 app.on_startup(provisioning_scheduler.start)  # dispatcher: reconcile at start, due retries, reaper
 app.on_shutdown(provisioning_scheduler.shutdown)
+app.on_startup(local_provisioner.start)  # PROVISIONER=local: running agents' runtimes start again
+app.on_shutdown(local_provisioner.shutdown)  # and none outlives AgentHost
 app.on_startup(loop_lag.monitor.start)  # agenthost_event_loop_lag_max_seconds on /metrics
 app.on_shutdown(loop_lag.monitor.shutdown)
 app.on_startup(stripe_worker.worker.start)  # Stripe events: processed after the answer, retried, survive restarts

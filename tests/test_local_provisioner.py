@@ -5,18 +5,24 @@ The supervisor is driven directly against the runtime control double; the provis
 Until AgentHost serves the runtime's config, a runtime answers /healthz but never becomes ready, so "up" here
 means /healthz answers.
 """
+import re
 import socket
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
 
+from models import Agent, JobEvent, ProvisioningJob
+from models import User as Account
 from services.provisioning.local_runtimes import RuntimeStartError, Supervisor
+from tests.factories import make_agent, make_entitled_user, make_token
+from tests.live_server import REPO_ROOT, free_port, server_environment, stop, wait_until_healthy
 from tests.runtime_control_double import RUNTIME_TOKEN, RuntimeControlDouble
 
 
@@ -150,3 +156,131 @@ def test_a_runtime_ends_when_agenthost_is_killed(control, tmp_path: Path):
         parent.kill()
         parent.wait()
         parent.stdout.close()
+
+
+# --- the local provisioner in the real app ----------------------------------------------------------------------------
+
+ENDPOINT = re.compile(r'answers at (http://127\.0\.0\.1:[0-9]+)')
+
+
+@contextmanager
+def app_process(log_path: Path) -> Iterator[str]:
+    """`python main.py` on a free port with the test's DATA_DIR and database; SIGTERM at the end, as an operator
+    stops it."""
+    port = free_port()
+    base_url = f'http://127.0.0.1:{port}'
+    with log_path.open('ab') as output:
+        process = subprocess.Popen([sys.executable, 'main.py'], cwd=REPO_ROOT, env=server_environment(port),
+                                   stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT)
+    try:
+        wait_until_healthy(process, base_url, log_path)
+        yield base_url
+    finally:
+        stop(process)
+
+
+@pytest.fixture
+def local_app(isolated_environment, monkeypatch, tmp_path: Path) -> Iterator[str]:  # noqa: ARG001
+    monkeypatch.setenv('PROVISIONER', 'local')
+    with app_process(tmp_path / 'server.log') as base_url:
+        yield base_url
+
+
+@pytest.fixture
+def owner() -> Account:
+    return make_entitled_user('owner@example.com')
+
+
+def api(base_url: str, owner: Account) -> httpx.Client:
+    return httpx.Client(base_url=base_url, headers=make_token(owner), timeout=10)
+
+
+def agent_in(agent_id: int, *statuses: str) -> Agent | None:
+    agent = Agent.get_by_id(agent_id)
+    return agent if agent.status in statuses else None
+
+
+def events_of(agent_id: int) -> list[JobEvent]:
+    return list(JobEvent.select().join(ProvisioningJob).where(ProvisioningJob.agent == agent_id)
+                .order_by(JobEvent.id))
+
+
+def endpoint(agent_id: int) -> str:
+    """The agent's endpoint: `endpoint_url` where the agent has that field, else the address on its timeline."""
+    agent = Agent.get_by_id(agent_id)
+    if 'endpoint_url' in Agent._meta.fields:
+        return agent.endpoint_url
+    return [match[1] for event in events_of(agent_id) if (match := ENDPOINT.search(event.message))][-1]
+
+
+def deployed(base_url: str, owner: Account, agent: Agent) -> str:
+    with api(base_url, owner) as client:
+        response = client.post(f'/api/agents/{agent.id}/deploy')
+    assert response.status_code == 202, response.text
+    wait_until(lambda: agent_in(agent.id, 'running', 'failed'), 'the deploy to finish')
+    assert Agent.get_by_id(agent.id).status == 'running', Agent.get_by_id(agent.id).status_reason
+    return endpoint(agent.id)
+
+
+def test_a_deploy_runs_the_agent_on_this_machine(local_app: str, owner: Account):
+    agent = make_agent(owner)
+    url = deployed(local_app, owner, agent)
+    assert url.startswith('http://127.0.0.1:')
+    assert answers_healthz(url)
+    job = ProvisioningJob.get(ProvisioningJob.agent == agent.id)
+    assert (job.kind, job.status, job.step) == ('provision', 'succeeded', 'running')
+    steps = [event.step for event in events_of(agent.id)]
+    assert steps == ['queued', 'dispatched', 'agent_starting', 'running']
+
+
+def test_stop_ends_the_process_and_the_agent_is_stopped(local_app: str, owner: Account):
+    agent = make_agent(owner)
+    url = deployed(local_app, owner, agent)
+    with api(local_app, owner) as client:
+        assert client.post(f'/api/agents/{agent.id}/stop').status_code == 202
+    wait_until(lambda: agent_in(agent.id, 'stopped'), 'the agent to stop')
+    assert port_is_closed(int(url.rsplit(':', 1)[1]))
+    assert Agent.get_by_id(agent.id).server_id is None
+
+
+def test_delete_ends_the_process_and_deletes_the_agent(local_app: str, owner: Account):
+    agent = make_agent(owner)
+    url = deployed(local_app, owner, agent)
+    with api(local_app, owner) as client:
+        assert client.delete(f'/api/agents/{agent.id}').status_code == 202
+    wait_until(lambda: agent_in(agent.id, 'deleted'), 'the agent to be deleted')
+    assert port_is_closed(int(url.rsplit(':', 1)[1]))
+
+
+def test_a_runtime_that_cannot_start_fails_the_deploy_and_retry_runs_it(local_app: str, owner: Account,
+                                                                        isolated_environment):
+    agent = make_agent(owner)
+    blocked_log = isolated_environment.data_dir.resolve() / 'runtimes' / f'agent-{agent.id}.log'
+    blocked_log.mkdir(parents=True)
+    with api(local_app, owner) as client:
+        assert client.post(f'/api/agents/{agent.id}/deploy').status_code == 202
+        failed = wait_until(lambda: agent_in(agent.id, 'failed'), 'the deploy to fail')
+        assert f'{blocked_log} can be written' in failed.status_reason
+
+        blocked_log.rmdir()
+        assert client.post(f'/api/agents/{agent.id}/retry').status_code == 202
+    wait_until(lambda: agent_in(agent.id, 'running'), 'the retried deploy to run')
+    assert answers_healthz(endpoint(agent.id))
+
+
+def test_running_local_agents_start_again_with_agenthost(isolated_environment, monkeypatch, owner: Account,
+                                                         tmp_path: Path):
+    monkeypatch.setenv('PROVISIONER', 'local')
+    agent = make_agent(owner)
+    with app_process(tmp_path / 'server.log') as base_url:
+        first = deployed(base_url, owner, agent)
+    assert port_is_closed(int(first.rsplit(':', 1)[1]))  # AgentHost took its runtime with it
+
+    with app_process(tmp_path / 'server.log'):
+        restarted = wait_until(lambda: [event for event in events_of(agent.id) if event.step == 'runtime_restarted'],
+                               'the runtime to start again')
+        second = endpoint(agent.id)
+        assert second != first
+        assert second in restarted[0].message
+        assert answers_healthz(second)
+    assert Agent.get_by_id(agent.id).status == 'running'

@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     github_api_url: str = Field('https://api.github.com', description='GitHub REST base (GitHub Enterprise, tests)')
     github_webhook_secret: str = Field('', description='secret of the repository webhook; unset means the '
                                                        'endpoint answers 503')
+    provisioner: Literal['', 'github', 'local'] = Field('', description='`github` (a server per agent through GitHub '
+                                                        'Actions) or `local` (agents as processes on this machine); '
+                                                        'empty means `github` when GITHUB_TOKEN is set, else `local`')
     callback_secret: str = Field('', description='shared with the workflow to sign provisioning callbacks')
     provision_timeout_minutes: int = Field(30, ge=1, description='a job with no news for this long is checked '
                                                                  'and failed')
@@ -108,6 +111,11 @@ class Settings(BaseSettings):
         if not value.startswith(('http://', 'https://')):
             raise ValueError('must be an http:// or https:// address')
         return value.rstrip('/')
+
+    @property
+    def provisioner_kind(self) -> Literal['github', 'local']:
+        """Where agents run: a fresh install without GitHub settings runs them on this machine."""
+        return self.provisioner or ('github' if self.github_token else 'local')
 
     @property
     def resolved_database_url(self) -> str:

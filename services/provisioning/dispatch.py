@@ -13,6 +13,7 @@ from models import Agent, JobStatus, ProvisioningJob, utcnow, write_transaction
 
 from ..platform import metrics, notifications
 from ..platform.settings import get_settings
+from . import local
 from .github import GitHub, GitHubError, Run, backoff_seconds
 from .jobs import _announce, _event, _finish, provisioning_is_configured
 
@@ -86,6 +87,9 @@ def work_on(job_id: int) -> None:
 
 
 def _dispatch(job: ProvisioningJob, token: str) -> None:
+    if local.is_local():
+        local.carry_out(job)
+        return
     github = GitHub()
     agent = Agent.get_by_id(job.agent_id)
     if not provisioning_is_configured():
@@ -159,6 +163,9 @@ def _dispatch_failed(job: ProvisioningJob, token: str, error: GitHubError) -> No
 
 def _cancel_run(job: ProvisioningJob) -> None:
     """Cancel a finished job's run on GitHub (Cancel, the reaper, a stop that overtook a deploy)."""
+    if local.is_local():
+        local.settle_cancelled(job)
+        return
     github = GitHub()
     try:
         run_id = job.run_id

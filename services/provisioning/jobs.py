@@ -50,6 +50,8 @@ class ProvisioningError(DomainError):
 
 def provisioning_is_configured() -> bool:
     settings = get_settings()
+    if settings.provisioner_kind == 'local':
+        return True  # the agents run on this machine: no GitHub and no callback secret needed
     return bool(settings.github_token and settings.github_repository and settings.callback_secret)
 
 

@@ -2,6 +2,7 @@ import pytest
 from nicegui.testing import User
 
 from models import Agent
+from services.platform.settings import Settings, configure
 from tests.factories import make_agent, make_token, make_user
 
 
@@ -152,7 +153,10 @@ async def test_delete_marks_a_draft_deleted_and_hides_it(user: User, owner, head
     assert (await user.http_client.get('/api/agents', headers=headers)).json() == {'agents': []}
 
 
-async def test_delete_of_a_running_agent_needs_provisioning_to_remove_its_server(user: User, owner, headers):
+async def test_delete_of_a_running_agent_needs_provisioning_to_remove_its_server(user: User, owner, headers,
+                                                                                 monkeypatch):
+    monkeypatch.setenv('PROVISIONER', 'github')  # without it, agents would run on this machine
+    configure(Settings())
     agent = make_agent(owner, status='running')  # with provisioning set up it is deprovisioned: test_provisioning_stop
     response = await user.http_client.delete(f'/api/agents/{agent.id}', headers=headers)
     assert response.status_code == 503

@@ -5,6 +5,7 @@ from nicegui.testing import User
 
 from models import Agent, JobEvent, ProvisioningJob
 from services import provisioning
+from services.platform.settings import Settings, configure
 from tests.factories import make_agent, make_entitled_user, make_token
 from tests.github_double import GitHubDouble
 from tests.provisioning_support import (  # noqa: F401
@@ -123,7 +124,9 @@ async def test_concurrent_deploys_at_the_plan_limit_let_only_one_pass(github: Gi
     assert Agent.select().where(Agent.status == 'provisioning').count() == 1
 
 
-async def test_deploy_without_provisioning_configured_answers_503(user: User, owner, headers):
+async def test_deploy_without_provisioning_configured_answers_503(user: User, owner, headers, monkeypatch):
+    monkeypatch.setenv('PROVISIONER', 'github')  # without it, agents would run on this machine
+    configure(Settings())
     agent = make_agent(owner)
     response = await user.http_client.post(f'/api/agents/{agent.id}/deploy', headers=headers)
     assert response.status_code == 503

@@ -41,7 +41,11 @@ async def test_admin_page_answers_404_to_non_admins(user: User):
 
 async def test_checklist_says_what_to_do_when_stripe_is_not_configured(user: User):
     await admin_page_shows(user, 'STRIPE_SECRET_KEY is unset')
-    await user.should_see('CALLBACK_SECRET is unset')
+
+
+async def test_checklist_says_that_agents_run_on_this_machine_without_github(user: User):
+    await admin_page_shows(user, 'Agents run on this machine')
+    await user.should_not_see('CALLBACK_SECRET is unset')
 
 
 async def test_checklist_confirms_a_good_stripe_configuration(stripe_double, user: User):
@@ -160,8 +164,10 @@ async def test_checklist_names_a_token_without_write_access(github, user: User):
     await admin_page_shows(user, 'it needs Actions: write')
 
 
-async def test_checklist_says_what_to_do_when_github_is_not_configured(user: User):
+async def test_checklist_says_what_to_do_when_github_is_not_configured(monkeypatch, user: User):
+    reconfigure(monkeypatch, PROVISIONER='github')
     await admin_page_shows(user, 'GITHUB_TOKEN and GITHUB_REPOSITORY unset')
+    await user.should_see('CALLBACK_SECRET is unset')
 
 
 async def test_checklist_wants_https_for_a_public_address(monkeypatch, user: User):

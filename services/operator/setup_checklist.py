@@ -33,6 +33,15 @@ def stripe_checks() -> list[Check]:
     return checks
 
 
+def provisioning_checks() -> list[Check]:
+    """Where agents run: on this machine (PROVISIONER=local, nothing to set up), or on servers through GitHub."""
+    if get_settings().provisioner_kind == 'local':
+        return [Check('Agents run on this machine', True, 'PROVISIONER is local: each agent runs as a process of '
+                                                          'AgentHost on 127.0.0.1. Set PROVISIONER=github (with '
+                                                          'GITHUB_TOKEN) to give each agent a server instead.')]
+    return github_checks()
+
+
 def github_checks() -> list[Check]:
     """The token, the workflow file and the ref, checked live against GitHub."""
     settings = get_settings()
@@ -59,13 +68,12 @@ def config_checks(*, reached_at: str | None = None) -> list[Check]:
     """`reached_at` is the origin the admin's own browser used to reach this page (scheme, host and port, as the
     proxy forwarded them): a PUBLIC_URL that differs sends Stripe, GitHub and users' browsers somewhere else."""
     settings = get_settings()
-    return [
-        Check('Callback secret', bool(settings.callback_secret),
-              'set' if settings.callback_secret else 'CALLBACK_SECRET is unset: generate one (e.g. `openssl rand '
-                                                     '-hex 32`) and store the same value as a secret of the '
-                                                     'workflow repository.'),
-        _check_public_url(settings.public_url, reached_at),
-    ]
+    callbacks = [Check('Callback secret', bool(settings.callback_secret),
+                       'set' if settings.callback_secret else 'CALLBACK_SECRET is unset: generate one (e.g. `openssl '
+                                                              'rand -hex 32`) and store the same value as a secret '
+                                                              'of the workflow repository.')]
+    return [*(callbacks if settings.provisioner_kind == 'github' else []),
+            _check_public_url(settings.public_url, reached_at)]
 
 
 def origin_of(url: str) -> str:

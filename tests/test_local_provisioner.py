@@ -5,7 +5,9 @@ The supervisor is driven directly against the runtime control double; the provis
 Until AgentHost serves the runtime's config, a runtime answers /healthz but never becomes ready, so "up" here
 means /healthz answers.
 """
+import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -284,3 +286,14 @@ def test_running_local_agents_start_again_with_agenthost(isolated_environment, m
         assert second in restarted[0].message
         assert answers_healthz(second)
     assert Agent.get_by_id(agent.id).status == 'running'
+
+
+def test_a_runtime_that_dies_is_on_the_timeline_and_agenthost_carries_on(local_app: str, owner: Account):
+    agent = make_agent(owner)
+    deployed(local_app, owner, agent)
+    [started] = [event for event in events_of(agent.id) if event.step == 'running']
+    os.kill(int(re.search(r'process ([0-9]+)', started.message)[1]), signal.SIGKILL)
+    [exited] = wait_until(lambda: [event for event in events_of(agent.id) if event.step == 'runtime_exited'],
+                          'the exit on the timeline')
+    assert 'exit code -9' in exited.message
+    assert httpx.get(f'{local_app}/healthz', timeout=5).status_code == 200

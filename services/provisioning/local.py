@@ -8,6 +8,7 @@ AgentHost starts again, its running local agents are started again, with a new t
 import logging
 import secrets
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from models import Agent, AgentStatus, JobKind, JobStatus, ProvisioningJob, db, write_transaction
@@ -167,7 +168,7 @@ def _note(agent_id: int, job_id: int, step: str, message: str) -> None:
     _announce(Agent.get_by_id(agent_id), None)
 
 
-def in_own_connection(function, *args: object) -> None:
+def in_own_connection(function: Callable[..., None], *args: object) -> None:
     """Run `function` in a thread of its own, closing the database connection that thread opened."""
     try:
         function(*args)

@@ -10,6 +10,7 @@ import time
 import uuid
 
 from services.platform.logs import request_id
+from .asgi import HttpMiddleware
 
 HEADER = b'x-request-id'
 ACCEPTED = re.compile(r'^[A-Za-z0-9._:-]{1,128}$')
@@ -20,16 +21,10 @@ QUIET_PREFIXES = ('/_nicegui/', '/static/', '/favicon.ico')
 log = logging.getLogger('agenthost.http')
 
 
-class RequestIds:
+class RequestIds(HttpMiddleware):
     """ASGI middleware (not BaseHTTPMiddleware: the contextvar must be set in the task that runs the route)."""
 
-    def __init__(self, app) -> None:
-        self.app = app
-
-    async def __call__(self, scope, receive, send) -> None:
-        if scope['type'] != 'http':
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope, receive, send) -> None:
         incoming = dict(scope['headers']).get(HEADER, b'').decode('latin-1')
         current = incoming if ACCEPTED.match(incoming) else uuid.uuid4().hex
         token = request_id.set(current)

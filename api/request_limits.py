@@ -1,22 +1,21 @@
 """Refuse request bodies over 1 MiB before they are read."""
 import json
 
+from .asgi import HttpMiddleware
+
 MAX_BODY_BYTES = 1024 * 1024
 TOO_LARGE = json.dumps({'error': {'code': 'PAYLOAD_TOO_LARGE',
                                   'message': 'The request body is larger than 1 MiB.'}}).encode()
 
 
-class BodySizeLimit:
+class BodySizeLimit(HttpMiddleware):
     """ASGI middleware: checks Content-Length up front and counts streamed (chunked) bodies as they arrive."""
 
     def __init__(self, app, max_bytes: int = MAX_BODY_BYTES) -> None:
-        self.app = app
+        super().__init__(app)
         self.max_bytes = max_bytes
 
-    async def __call__(self, scope, receive, send) -> None:
-        if scope['type'] != 'http':
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope, receive, send) -> None:
         length = dict(scope['headers']).get(b'content-length')
         if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
             await self._refuse(send)

@@ -6,6 +6,7 @@ frame the app. HSTS only when PUBLIC_URL is https: over plain http a browser ign
 would pin every other local app on that host to https.
 """
 from services.platform.settings import get_settings
+from .asgi import HttpMiddleware
 
 CONTENT_SECURITY_POLICY = '; '.join((
     "default-src 'self'",
@@ -34,16 +35,10 @@ def security_headers() -> tuple[tuple[bytes, bytes], ...]:
     return (*ALWAYS, HSTS) if get_settings().public_url.startswith('https://') else ALWAYS
 
 
-class SecurityHeaders:
+class SecurityHeaders(HttpMiddleware):
     """Pure ASGI middleware: adds the headers to every HTTP response, replacing any a route set itself."""
 
-    def __init__(self, app) -> None:
-        self.app = app
-
-    async def __call__(self, scope, receive, send) -> None:
-        if scope['type'] != 'http':
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope, receive, send) -> None:
         added = security_headers()
         names = {name for name, _ in added}
 

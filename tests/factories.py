@@ -33,3 +33,12 @@ def make_entitled_user(email: str | None = None, *, plan: str = 'pro') -> User:
     user = make_user(email)
     billing.grant_complimentary(user=user, plan=plan, granted_by='tests')
     return user
+
+
+def subscribe(double, user: User, plan: str = 'pro') -> str:
+    """Checkout and pay on the Stripe double's side, then fulfil as the return page does; returns the session id."""
+    billing.start_checkout(user=user, plan=plan)
+    session_id = list(double.sessions)[-1]
+    double.complete_checkout(session_id)
+    billing.fulfil_checkout(session_id)
+    return session_id

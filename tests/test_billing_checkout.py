@@ -4,21 +4,13 @@ from nicegui.testing import User
 from models import StripeCustomer, Subscription
 from services.billing import billing, entitlements
 from services.platform.errors import DomainError
-from tests.factories import make_agent, make_token, make_user
+from tests.factories import make_agent, make_token, make_user, subscribe
 from tests.stripe_double import PRICES, StripeDouble, stripe_double  # noqa: F401
 
 
 def checkout_session(double: StripeDouble) -> dict:
     return double.calls('POST', '/v1/checkout/sessions')[-1]
 
-
-def subscribe(double: StripeDouble, user, plan: str = 'pro') -> str:
-    """Checkout and pay on Stripe's side, then fulfil as the return page does; returns the session id."""
-    billing.start_checkout(user=user, plan=plan)
-    session_id = list(double.sessions)[-1]
-    double.complete_checkout(session_id)
-    billing.fulfil_checkout(session_id)
-    return session_id
 
 
 def test_checkout_creates_a_subscription_session_for_the_plan(stripe_double):

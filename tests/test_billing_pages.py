@@ -7,6 +7,7 @@ from nicegui.testing.user_navigate import UserNavigate
 from models import Subscription
 from services.billing import billing
 from services.platform.settings import Settings, configure
+from tests.factories import subscribe
 from tests.pages_support import log_in
 from tests.stripe_double import stripe_double  # noqa: F401
 
@@ -92,10 +93,7 @@ async def test_settings_warns_about_a_past_due_payment(stripe_double, user: User
 
 async def test_manage_billing_opens_the_customer_portal(stripe_double, user: User, navigations):
     account = await log_in(user)
-    billing.start_checkout(user=account, plan='starter')
-    session_id = list(stripe_double.sessions)[-1]
-    stripe_double.complete_checkout(session_id)
-    billing.fulfil_checkout(session_id)
+    subscribe(stripe_double, account, 'starter')
     await user.open('/settings')
     user.find(marker='manage-billing').click()
     await navigated(navigations)
@@ -130,10 +128,7 @@ async def test_settings_shows_a_complimentary_plan_without_an_end(stripe_double,
 
 async def test_a_subscriber_changes_plan_through_the_portal_not_a_second_checkout(stripe_double, user: User):
     account = await log_in(user)
-    billing.start_checkout(user=account, plan='starter')
-    session_id = list(stripe_double.sessions)[-1]
-    stripe_double.complete_checkout(session_id)
-    billing.fulfil_checkout(session_id)
+    subscribe(stripe_double, account, 'starter')
     await user.open('/settings')
     await user.should_see(marker='change-to-pro')
     await user.should_not_see(marker='subscribe-pro')

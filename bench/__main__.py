@@ -26,6 +26,15 @@ def median_of(runs: list[dict], key: str) -> float:
     return statistics.median(run[key] for run in runs)
 
 
+def runs_in_fresh_worlds(measure, runs: int, **world_size: int) -> list[dict]:
+    """Each run against a freshly started app, so no run inherits another's data or warmed caches."""
+    results = []
+    for _ in range(runs):
+        with world(**world_size) as w:
+            results.append(asyncio.run(measure(w)))
+    return results
+
+
 def measure_webhook_ingest(runs: int) -> dict:
     app_runs, baseline_runs = [], []
     for _ in range(runs):
@@ -37,28 +46,19 @@ def measure_webhook_ingest(runs: int) -> dict:
 
 
 def measure_deploy_to_dispatch(runs: int) -> dict:
-    results = []
-    for _ in range(runs):
-        with world(users=20, agents_each=10) as w:
-            results.append(asyncio.run(deploy_dispatch.measure(w)))
+    results = runs_in_fresh_worlds(deploy_dispatch.measure, runs, users=20, agents_each=10)
     return {'p50_ms': median_of(results, 'p50_ms'), 'p99_ms': median_of(results, 'p99_ms'),
             'deploys': results[0]['deploys'], 'runs': runs}
 
 
 def measure_callback_to_browser(runs: int) -> dict:
-    results = []
-    for _ in range(runs):
-        with world() as w:
-            results.append(asyncio.run(callback_browser.measure(w)))
+    results = runs_in_fresh_worlds(callback_browser.measure, runs)
     return {'p50_ms': median_of(results, 'p50_ms'), 'p95_ms': median_of(results, 'p95_ms'),
             'callbacks': results[0]['callbacks'], 'runs': runs}
 
 
 def measure_burst(runs: int) -> dict:
-    results = []
-    for _ in range(runs):
-        with world(users=50, agents_each=10) as w:
-            results.append(asyncio.run(burst.measure(w)))
+    results = runs_in_fresh_worlds(burst.measure, runs, users=50, agents_each=10)
     return {'agents': results[0]['agents'], 'seconds': median_of(results, 'seconds'),
             'duplicates': max(run['duplicates'] for run in results),
             'all_dispatched': all(run['all_dispatched'] for run in results),
@@ -66,10 +66,7 @@ def measure_burst(runs: int) -> dict:
 
 
 def measure_clients(runs: int) -> dict:
-    results = []
-    for _ in range(runs):
-        with world() as w:
-            results.append(asyncio.run(clients.measure(w)))
+    results = runs_in_fresh_worlds(clients.measure, runs)
     largest = [run[-1] for run in results]
     return {'clients': largest[0]['clients'], 'mib_per_client': median_of(largest, 'mib_per_client'),
             'slowest_ms': median_of(largest, 'slowest_ms'),

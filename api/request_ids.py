@@ -10,6 +10,7 @@ import time
 import uuid
 
 from services.platform.logs import request_id
+
 from .asgi import HttpMiddleware
 
 HEADER = b'x-request-id'

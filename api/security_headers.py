@@ -6,6 +6,7 @@ frame the app. HSTS only when PUBLIC_URL is https: over plain http a browser ign
 would pin every other local app on that host to https.
 """
 from services.platform.settings import get_settings
+
 from .asgi import HttpMiddleware
 
 CONTENT_SECURITY_POLICY = '; '.join((

@@ -14,6 +14,7 @@ from .database import (
     write_transaction,
 )
 from .jobs import JobEvent, ProvisioningJob
+from .runtime import AgentApiKey, AgentRevision, AgentUsage, RuntimeBoot, RuntimeToken
 from .statuses import (
     AGENT_STATUSES,
     COUNTED_STATUSES,
@@ -33,12 +34,13 @@ from .user import ApiToken, User
 from .webhooks import WebhookDelivery, WebhookEvent
 
 ALL_MODELS = [User, ApiToken, Agent, StripeCustomer, Subscription, CompGrant, EntitlementLoss, WebhookEvent,
-    WebhookDelivery, ProvisioningJob, JobEvent]
+    WebhookDelivery, ProvisioningJob, JobEvent, AgentRevision, RuntimeToken, AgentApiKey, RuntimeBoot, AgentUsage]
 
 __all__ = [
-    'AGENT_STATUSES', 'ALL_MODELS', 'COUNTED_STATUSES', 'EDITABLE_STATUSES', 'EVENT_STATUSES', 'FINISHED_JOB_STATUSES',
-    'JOB_KINDS', 'JOB_STATUSES', 'MAX_ID', 'OPEN_JOB_STATUSES', 'Agent', 'AgentHealth', 'AgentStatus', 'ApiToken',
-    'BaseModel', 'CompGrant', 'EntitlementLoss', 'EventStatus', 'JobEvent', 'JobKind', 'JobStatus', 'ProvisioningJob',
-    'StripeCustomer', 'Subscription', 'User', 'WebhookDelivery', 'WebhookEvent', 'db', 'is_sqlite', 'migrate',
-    'open_database', 'parse_id', 'utcnow', 'valid_id', 'write_transaction',
+    'AGENT_STATUSES', 'ALL_MODELS', 'COUNTED_STATUSES', 'EDITABLE_STATUSES', 'EVENT_STATUSES',
+    'FINISHED_JOB_STATUSES', 'JOB_KINDS', 'JOB_STATUSES', 'MAX_ID', 'OPEN_JOB_STATUSES', 'Agent', 'AgentApiKey',
+    'AgentHealth', 'AgentRevision', 'AgentStatus', 'AgentUsage', 'ApiToken', 'BaseModel', 'CompGrant',
+    'EntitlementLoss', 'EventStatus', 'JobEvent', 'JobKind', 'JobStatus', 'ProvisioningJob', 'RuntimeBoot',
+    'RuntimeToken', 'StripeCustomer', 'Subscription', 'User', 'WebhookDelivery', 'WebhookEvent', 'db', 'is_sqlite',
+    'migrate', 'open_database', 'parse_id', 'utcnow', 'valid_id', 'write_transaction',
 ]

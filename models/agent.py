@@ -1,7 +1,7 @@
-from peewee import CharField, DateTimeField, ForeignKeyField, TextField
+from peewee import CharField, DateTimeField, ForeignKeyField, IntegerField, TextField
 
 from .database import BaseModel, utcnow
-from .statuses import AgentStatus
+from .statuses import AgentHealth, AgentStatus
 from .user import User
 
 
@@ -18,5 +18,13 @@ class Agent(BaseModel):
     status_reason = TextField(default='')
     ip_address = CharField(max_length=64, null=True)
     server_id = CharField(max_length=64, null=True)
+    endpoint_url = CharField(max_length=255, null=True)
+    """Where the agent's runtime answers its API: set while it runs, null otherwise."""
+    config_revision = IntegerField(default=1)
+    """The newest saved configuration (an `AgentRevision`); `applied_revision` is the one the runtime serves."""
+    applied_revision = IntegerField(null=True)
+    health = CharField(max_length=16, default=AgentHealth.UNKNOWN)
+    health_message = TextField(default='')
+    last_heartbeat_at = DateTimeField(null=True, index=True)
     created_at = DateTimeField(default=utcnow)
     updated_at = DateTimeField(default=utcnow)

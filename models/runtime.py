@@ -46,31 +46,32 @@ class AgentApiKey(BaseModel):
     revoked_at = DateTimeField(null=True)
 
 
-class RuntimeBoot(BaseModel):
+class UsageTotals(BaseModel):
+    """The counters a runtime reports and AgentHost sums; a base of the two tables below, never a table itself."""
+    requests = BigIntegerField(default=0)
+    input_tokens = BigIntegerField(default=0)
+    output_tokens = BigIntegerField(default=0)
+
+
+class RuntimeBoot(UsageTotals):
     """The usage one runtime process reported so far: heartbeats carry totals since boot, so only the increase over
     these is counted, and a repeated or lost heartbeat never miscounts."""
     agent = ForeignKeyField(Agent, backref='boots', on_delete='CASCADE')
     agent_id: int
     boot_id = CharField(max_length=64)
     last_seq = IntegerField(default=0)
-    requests = BigIntegerField(default=0)
-    input_tokens = BigIntegerField(default=0)
-    output_tokens = BigIntegerField(default=0)
     created_at = DateTimeField(default=utcnow)
 
     class Meta:
         indexes = ((('agent', 'boot_id'), True),)
 
 
-class AgentUsage(BaseModel):
+class AgentUsage(UsageTotals):
     """An agent's usage in one billing period, per model."""
     agent = ForeignKeyField(Agent, backref='usage', on_delete='CASCADE')
     agent_id: int
     period_start = DateTimeField()
     model = CharField(max_length=64)
-    requests = BigIntegerField(default=0)
-    input_tokens = BigIntegerField(default=0)
-    output_tokens = BigIntegerField(default=0)
 
     class Meta:
         indexes = ((('agent', 'period_start', 'model'), True),)

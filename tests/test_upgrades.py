@@ -7,7 +7,7 @@ from playhouse.db_url import connect
 from playhouse.migrations import Runner
 
 import models
-from models import Agent, ApiToken, User, db
+from models import Agent, AgentRevision, ApiToken, User, db
 from models.database import MIGRATIONS_DIR
 from tests.conftest import POSTGRES_URL
 
@@ -65,4 +65,6 @@ def test_a_first_release_database_upgrades_to_the_latest_schema_and_keeps_its_ro
         assert ApiToken.get(ApiToken.user == user).prefix == 'ah_early00'
         agent = Agent.get(Agent.owner == user)
         assert (agent.name, agent.status, agent.ip_address) == ('Early bot', 'running', '203.0.113.7')
+        first = AgentRevision.get(AgentRevision.agent == agent)
+        assert (first.revision, first.model, first.system_prompt, agent.config_revision) == (1, 'gpt-4.1', 'hi', 1)
         assert models.migrate() == []

@@ -1,5 +1,9 @@
 """The agent runtime's control plane: where an agent answers, its config revisions, its runtime tokens and API
-keys, its heartbeats per boot and its usage per billing period."""
+keys, its heartbeats per boot and its usage per billing period.
+
+The new tables are declared as data through `table()`: a migration is a frozen snapshot, and one line per concern
+keeps it readable without repeating each model's `Meta`.
+"""
 import datetime
 
 from peewee import (
@@ -15,16 +19,17 @@ from peewee import (
 
 
 def up(migrator, db):
-    class Agent(Model):
-        class Meta:
-            database = db
-            table_name = 'agent'
+    def table(table_name: str, /, unique: tuple = (), **fields) -> type[Model]:
+        meta = type('Meta', (), {'database': db, 'table_name': table_name, 'indexes': tuple((c, True) for c in unique)})
+        return type(table_name, (Model,), {**fields, 'Meta': meta})
 
-    class ProvisioningJob(Model):
-        class Meta:
-            database = db
-            table_name = 'provisioning_job'
+    def now() -> DateTimeField:
+        return DateTimeField(default=datetime.datetime.utcnow)
 
+    def usage_counters() -> dict:
+        return {name: BigIntegerField(default=0) for name in ('requests', 'input_tokens', 'output_tokens')}
+
+    agent, job = table('agent'), table('provisioning_job')
     migrator.migrate(
         migrator.add_column('agent', 'endpoint_url', CharField(max_length=255, null=True)),
         migrator.add_column('agent', 'config_revision', IntegerField(default=1)),
@@ -33,72 +38,22 @@ def up(migrator, db):
         migrator.add_column('agent', 'health_message', TextField(default='')),
         migrator.add_column('agent', 'last_heartbeat_at', DateTimeField(null=True, index=True)),
     )
-
-    class AgentRevision(Model):
-        agent = ForeignKeyField(Agent, on_delete='CASCADE')
-        revision = IntegerField()
-        name = CharField(max_length=64)
-        description = TextField(default='')
-        model = CharField(max_length=64)
-        system_prompt = TextField(default='')
-        created_at = DateTimeField(default=datetime.datetime.utcnow)
-
-        class Meta:
-            database = db
-            table_name = 'agent_revision'
-            indexes = ((('agent', 'revision'), True),)
-
-    class RuntimeToken(Model):
-        agent = ForeignKeyField(Agent, on_delete='CASCADE')
-        job = ForeignKeyField(ProvisioningJob, null=True, on_delete='SET NULL')
-        sha256 = CharField(max_length=64, unique=True)
-        created_at = DateTimeField(default=datetime.datetime.utcnow)
-        revoked_at = DateTimeField(null=True)
-
-        class Meta:
-            database = db
-            table_name = 'runtime_token'
-
-    class AgentApiKey(Model):
-        agent = ForeignKeyField(Agent, on_delete='CASCADE')
-        name = CharField(max_length=64)
-        sha256 = CharField(max_length=64, unique=True)
-        internal = BooleanField(default=False)
-        created_at = DateTimeField(default=datetime.datetime.utcnow)
-        last_used_at = DateTimeField(null=True)
-        revoked_at = DateTimeField(null=True)
-
-        class Meta:
-            database = db
-            table_name = 'agent_api_key'
-
-    class RuntimeBoot(Model):
-        agent = ForeignKeyField(Agent, on_delete='CASCADE')
-        boot_id = CharField(max_length=64)
-        last_seq = IntegerField(default=0)
-        requests = BigIntegerField(default=0)
-        input_tokens = BigIntegerField(default=0)
-        output_tokens = BigIntegerField(default=0)
-        created_at = DateTimeField(default=datetime.datetime.utcnow)
-
-        class Meta:
-            database = db
-            table_name = 'runtime_boot'
-            indexes = ((('agent', 'boot_id'), True),)
-
-    class AgentUsage(Model):
-        agent = ForeignKeyField(Agent, on_delete='CASCADE')
-        period_start = DateTimeField()
-        model = CharField(max_length=64)
-        requests = BigIntegerField(default=0)
-        input_tokens = BigIntegerField(default=0)
-        output_tokens = BigIntegerField(default=0)
-
-        class Meta:
-            database = db
-            table_name = 'agent_usage'
-            indexes = ((('agent', 'period_start', 'model'), True),)
-
-    db.create_tables([AgentRevision, RuntimeToken, AgentApiKey, RuntimeBoot, AgentUsage])
-    db.execute_sql("INSERT INTO agent_revision (agent_id, revision, name, description, model, system_prompt, "
-                   "created_at) SELECT id, 1, name, description, model, system_prompt, created_at FROM agent")
+    db.create_tables([
+        table('agent_revision', unique=(('agent', 'revision'),), agent=ForeignKeyField(agent, on_delete='CASCADE'),
+              revision=IntegerField(), name=CharField(max_length=64), model=CharField(max_length=64),
+              description=TextField(default=''), system_prompt=TextField(default=''), created_at=now()),
+        table('runtime_token', agent=ForeignKeyField(agent, on_delete='CASCADE'), sha256=CharField(64, unique=True),
+              job=ForeignKeyField(job, null=True, on_delete='SET NULL'),
+              created_at=now(), revoked_at=DateTimeField(null=True)),
+        table('agent_api_key', agent=ForeignKeyField(agent, on_delete='CASCADE'), sha256=CharField(64, unique=True),
+              name=CharField(max_length=64), internal=BooleanField(default=False),
+              created_at=now(), last_used_at=DateTimeField(null=True), revoked_at=DateTimeField(null=True)),
+        table('runtime_boot', unique=(('agent', 'boot_id'),), agent=ForeignKeyField(agent, on_delete='CASCADE'),
+              boot_id=CharField(max_length=64), last_seq=IntegerField(default=0), created_at=now(),
+              **usage_counters()),
+        table('agent_usage', unique=(('agent', 'period_start', 'model'),),
+              agent=ForeignKeyField(agent, on_delete='CASCADE'), period_start=DateTimeField(),
+              model=CharField(max_length=64), **usage_counters()),
+    ])
+    db.execute_sql('INSERT INTO agent_revision (agent_id, revision, name, description, model, system_prompt, '
+                   'created_at) SELECT id, 1, name, description, model, system_prompt, created_at FROM agent')

@@ -1,5 +1,6 @@
 """The agent's configuration as AgentHost sends it: parsed once into an immutable object, or refused as unusable."""
 from dataclasses import dataclass
+from typing import NamedTuple
 
 PROVIDER_KINDS = ('anthropic', 'openai')
 
@@ -8,8 +9,7 @@ class UnusableConfig(Exception):
     """A configuration the runtime cannot serve with; the last good one stays in use and the reason is reported."""
 
 
-@dataclass(frozen=True)
-class KeyHash:
+class KeyHash(NamedTuple):
     id: int
     sha256: str
 

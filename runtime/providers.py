@@ -1,8 +1,10 @@
 """Model providers through their official SDKs: Anthropic's Messages API for Claude, OpenAI's Chat Completions for
 every other model (any OpenAI-compatible server: Ollama, vLLM, a gateway). Both answer in one internal shape."""
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import anthropic
 import openai
@@ -59,14 +61,32 @@ def translated(error: Exception, api_key: str) -> RuntimeApiError:
     return provider_failed(f'the model provider answered {status or "an error"}: {provider_message(error, api_key)}')
 
 
+class SdkProvider:
+    """What both providers share: one SDK client per config, and the SDK's errors in OpenAI's shape."""
+    sdk: Any
+    client_class: Any
 
-class AnthropicProvider:
     def __init__(self, config: AgentConfig) -> None:
         self.config = config
-        self.client = anthropic.AsyncAnthropic(api_key=config.provider_api_key, base_url=config.provider_base_url,
-                                               timeout=anthropic.Timeout(PROVIDER_TIMEOUT_SECONDS,
-                                                                         connect=PROVIDER_CONNECT_SECONDS),
-                                               max_retries=PROVIDER_RETRIES)
+        self.client = self.client_class(api_key=config.provider_api_key, base_url=config.provider_base_url,
+                                        timeout=self.sdk.Timeout(PROVIDER_TIMEOUT_SECONDS,
+                                                                 connect=PROVIDER_CONNECT_SECONDS),
+                                        max_retries=PROVIDER_RETRIES)
+
+    @contextmanager
+    def provider_errors(self) -> Iterator[None]:
+        try:
+            yield
+        except self.sdk.APIError as error:
+            raise translated(error, self.config.provider_api_key) from None
+
+    async def close(self) -> None:
+        await self.client.close()
+
+
+class AnthropicProvider(SdkProvider):
+    sdk = anthropic
+    client_class = anthropic.AsyncAnthropic
 
     def arguments(self, request: ChatRequest) -> dict:
         """The agent's prompt first, then the caller's system messages, as Anthropic's separate `system`."""
@@ -81,52 +101,40 @@ class AnthropicProvider:
         return arguments
 
     async def complete(self, request: ChatRequest) -> Reply:
-        try:
+        with self.provider_errors():
             answer = await self.client.messages.create(**self.arguments(request))
-        except anthropic.APIError as error:
-            raise translated(error, self.config.provider_api_key) from None
         text = ''.join(block.text for block in answer.content if block.type == 'text')
         return Reply(text, ANTHROPIC_FINISH.get(answer.stop_reason or '', 'stop'), answer.usage.input_tokens,
                      answer.usage.output_tokens)
 
     async def open_stream(self, request: ChatRequest) -> AsyncIterator[Delta]:
         """Starts the provider's stream (so its refusal is still an ordinary error) and returns its deltas."""
-        try:
+        with self.provider_errors():
             events = await self.client.messages.create(**self.arguments(request), stream=True)
-        except anthropic.APIError as error:
-            raise translated(error, self.config.provider_api_key) from None
         return self.deltas(events)
 
     async def deltas(self, events: anthropic.AsyncStream) -> AsyncIterator[Delta]:
         input_tokens = output_tokens = 0
         finish = 'stop'
         try:
-            async for event in events:
-                if event.type == 'message_start':
-                    input_tokens = event.message.usage.input_tokens
-                    output_tokens = event.message.usage.output_tokens
-                elif event.type == 'content_block_delta' and event.delta.type == 'text_delta':
-                    yield Delta(text=event.delta.text)
-                elif event.type == 'message_delta':
-                    output_tokens = event.usage.output_tokens
-                    finish = ANTHROPIC_FINISH.get(event.delta.stop_reason or '', 'stop')
-        except anthropic.APIError as error:
-            raise translated(error, self.config.provider_api_key) from None
+            with self.provider_errors():
+                async for event in events:
+                    if event.type == 'message_start':
+                        input_tokens = event.message.usage.input_tokens
+                        output_tokens = event.message.usage.output_tokens
+                    elif event.type == 'content_block_delta' and event.delta.type == 'text_delta':
+                        yield Delta(text=event.delta.text)
+                    elif event.type == 'message_delta':
+                        output_tokens = event.usage.output_tokens
+                        finish = ANTHROPIC_FINISH.get(event.delta.stop_reason or '', 'stop')
         finally:
             await events.close()
         yield Delta(finish_reason=finish, input_tokens=input_tokens, output_tokens=output_tokens)
 
-    async def close(self) -> None:
-        await self.client.close()
 
-
-class OpenAIProvider:
-    def __init__(self, config: AgentConfig) -> None:
-        self.config = config
-        self.client = openai.AsyncOpenAI(api_key=config.provider_api_key, base_url=config.provider_base_url,
-                                         timeout=openai.Timeout(PROVIDER_TIMEOUT_SECONDS,
-                                                                connect=PROVIDER_CONNECT_SECONDS),
-                                         max_retries=PROVIDER_RETRIES)
+class OpenAIProvider(SdkProvider):
+    sdk = openai
+    client_class = openai.AsyncOpenAI
 
     def arguments(self, request: ChatRequest) -> dict:
         """The agent's prompt as the first system message; the caller's messages follow in their order."""
@@ -140,10 +148,8 @@ class OpenAIProvider:
         return arguments
 
     async def complete(self, request: ChatRequest) -> Reply:
-        try:
+        with self.provider_errors():
             answer = await self.client.chat.completions.create(**self.arguments(request))
-        except openai.APIError as error:
-            raise translated(error, self.config.provider_api_key) from None
         choice = answer.choices[0] if answer.choices else None
         usage = answer.usage
         return Reply(choice.message.content or '' if choice else '', (choice and choice.finish_reason) or 'stop',
@@ -151,33 +157,27 @@ class OpenAIProvider:
 
     async def open_stream(self, request: ChatRequest) -> AsyncIterator[Delta]:
         """Asks for usage in the stream always: the runtime counts tokens whether or not the caller wants them."""
-        try:
+        with self.provider_errors():
             chunks = await self.client.chat.completions.create(**self.arguments(request), stream=True,
                                                                stream_options={'include_usage': True})
-        except openai.APIError as error:
-            raise translated(error, self.config.provider_api_key) from None
         return self.deltas(chunks)
 
     async def deltas(self, chunks: openai.AsyncStream) -> AsyncIterator[Delta]:
         input_tokens = output_tokens = 0
         finish = 'stop'
         try:
-            async for chunk in chunks:
-                if chunk.usage:
-                    input_tokens, output_tokens = chunk.usage.prompt_tokens, chunk.usage.completion_tokens
-                for choice in chunk.choices:
-                    if choice.delta and choice.delta.content:
-                        yield Delta(text=choice.delta.content)
-                    if choice.finish_reason:
-                        finish = choice.finish_reason
-        except openai.APIError as error:
-            raise translated(error, self.config.provider_api_key) from None
+            with self.provider_errors():
+                async for chunk in chunks:
+                    if chunk.usage:
+                        input_tokens, output_tokens = chunk.usage.prompt_tokens, chunk.usage.completion_tokens
+                    for choice in chunk.choices:
+                        if choice.delta and choice.delta.content:
+                            yield Delta(text=choice.delta.content)
+                        if choice.finish_reason:
+                            finish = choice.finish_reason
         finally:
             await chunks.close()
         yield Delta(finish_reason=finish, input_tokens=input_tokens, output_tokens=output_tokens)
-
-    async def close(self) -> None:
-        await self.client.close()
 
 
 Provider = AnthropicProvider | OpenAIProvider

@@ -5,6 +5,7 @@ One runtime serves this module's tests; each test publishes the config it needs 
 """
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -294,60 +295,51 @@ def test_bad_input_leaves_the_runtime_ready(openai_agent, runtime):
     assert readiness(runtime).status_code == 200
 
 
-def fresh_runtime(control_url: str, tmp_path: Path, **options):
-    return runtime_process(control_url, tmp_path, **options)
+@contextmanager
+def own_runtime(tmp_path: Path, **options) -> Iterator[tuple[RuntimeControlDouble, RuntimeProcess]]:
+    """A runtime of the test's own, with a control double of its own, for tests that watch it start."""
+    control = RuntimeControlDouble()
+    try:
+        with runtime_process(control.url, tmp_path, **options) as runtime:
+            yield control, runtime
+    finally:
+        control.close()
 
 
 def test_repeated_key_failures_from_one_address_get_429_with_retry_after(provider, tmp_path):
-    control = RuntimeControlDouble()
-    try:
-        with fresh_runtime(control.url, tmp_path) as runtime:
-            configure(control, runtime, provider_url=provider.openai_url, keys={1: KEY})
-            answers = [post_chat(runtime, {'messages': [{'role': 'user', 'content': 'hi'}]}, key='ah_guess')
-                       for _ in range(11)]
-            assert [answer.status_code for answer in answers] == [401] * 10 + [429]
-            assert int(answers[-1].headers['Retry-After']) > 0
-            assert answers[-1].json()['error']['type'] == 'rate_limit_error'
-    finally:
-        control.close()
+    with own_runtime(tmp_path) as (control, runtime):
+        configure(control, runtime, provider_url=provider.openai_url, keys={1: KEY})
+        answers = [post_chat(runtime, {'messages': [{'role': 'user', 'content': 'hi'}]}, key='ah_guess')
+                   for _ in range(11)]
+        assert [answer.status_code for answer in answers] == [401] * 10 + [429]
+        assert int(answers[-1].headers['Retry-After']) > 0
+        assert answers[-1].json()['error']['type'] == 'rate_limit_error'
 
 
 def test_not_ready_until_the_first_config_arrives(provider, tmp_path):
-    control = RuntimeControlDouble()
-    try:
-        with fresh_runtime(control.url, tmp_path) as runtime:
-            waiting = readiness(runtime)
-            assert waiting.status_code == 503 and waiting.json()['status'] == 'not_ready'
-            configure(control, runtime, provider_url=provider.openai_url, keys={1: KEY})
-    finally:
-        control.close()
+    with own_runtime(tmp_path) as (control, runtime):
+        waiting = readiness(runtime)
+        assert waiting.status_code == 503 and waiting.json()['status'] == 'not_ready'
+        configure(control, runtime, provider_url=provider.openai_url, keys={1: KEY})
 
 
 def test_not_ready_when_the_first_config_has_no_provider_key(provider, tmp_path):
-    control = RuntimeControlDouble()
-    try:
-        with fresh_runtime(control.url, tmp_path) as runtime:
-            control.publish(agent_config(provider_url=provider.openai_url, api_key='', keys={1: KEY}))
-            reason = wait_until(lambda: 'no API key' in readiness(runtime).text and readiness(runtime).json(),
-                                what='not ready for want of a key')
-            assert reason['status'] == 'not_ready'
-    finally:
-        control.close()
+    with own_runtime(tmp_path) as (control, runtime):
+        control.publish(agent_config(provider_url=provider.openai_url, api_key='', keys={1: KEY}))
+        reason = wait_until(lambda: 'no API key' in readiness(runtime).text and readiness(runtime).json(),
+                            what='not ready for want of a key')
+        assert reason['status'] == 'not_ready'
 
 
 def test_a_wrong_runtime_token_is_reported_as_not_ready(tmp_path):
-    control = RuntimeControlDouble()
-    try:
-        with fresh_runtime(control.url, tmp_path, token='superseded-token') as runtime:
-            wait_until(lambda: '401' in readiness(runtime).text, what='the 401 named in /readyz')
-    finally:
-        control.close()
+    with own_runtime(tmp_path, token='superseded-token') as (_, runtime):
+        wait_until(lambda: '401' in readiness(runtime).text, what='the 401 named in /readyz')
 
 
 def test_runtime_retries_until_agenthost_comes_up(provider, tmp_path):
     from tests.live_server import free_port
     port = free_port()
-    with fresh_runtime(f'http://127.0.0.1:{port}', tmp_path) as runtime:
+    with runtime_process(f'http://127.0.0.1:{port}', tmp_path) as runtime:
         wait_until(lambda: 'unreachable' in readiness(runtime).text, what='AgentHost named unreachable')
         control = RuntimeControlDouble(port=port)
         try:

@@ -9,20 +9,45 @@
 import threading
 import time
 from collections import deque
-from collections.abc import Hashable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Hashable
+from typing import Generic, TypeVar
 
 MAX_KEYS = 100_000
 """Beyond this many remembered keys, stale ones are dropped first (random emails must not grow memory forever)."""
 
 
-@dataclass
-class SlidingWindow:
+Entry = TypeVar('Entry')
+
+
+class KeyedMemory(Generic[Entry]):
+    """What a limit remembers per key, under one lock, with room made by dropping stale keys first."""
+
+    def __init__(self) -> None:
+        self.entries: dict[Hashable, Entry] = {}
+        self.lock = threading.Lock()
+
+    def clear(self, key: Hashable) -> None:
+        with self.lock:
+            self.entries.pop(key, None)
+
+    def reset(self) -> None:
+        with self.lock:
+            self.entries.clear()
+
+    def _make_room(self, is_stale: Callable[[Entry], bool]) -> None:
+        """Called under the lock before a new entry: past MAX_KEYS, forget the stale ones."""
+        if len(self.entries) >= MAX_KEYS:
+            for stale in [key for key, entry in self.entries.items() if is_stale(entry)]:
+                del self.entries[stale]
+
+
+class SlidingWindow(KeyedMemory[deque[float]]):
     """At most `limit` events per key inside `window` seconds; then wait until the oldest leaves the window."""
-    limit: int
-    window: float
-    events: dict[Hashable, deque[float]] = field(default_factory=dict)
-    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __init__(self, limit: int, window: float) -> None:
+        super().__init__()
+        self.limit = limit
+        self.window = window
 
     def seconds_until_allowed(self, key: Hashable, now: float | None = None) -> int:
         """0 when `key` may try now, else the whole seconds to wait (for `Retry-After`)."""
@@ -36,36 +61,26 @@ class SlidingWindow:
     def record(self, key: Hashable, now: float | None = None) -> None:
         now = time.monotonic() if now is None else now
         with self.lock:
-            if len(self.events) >= MAX_KEYS:
-                for stale in [k for k, times in self.events.items() if not times or times[-1] <= now - self.window]:
-                    del self.events[stale]
+            self._make_room(lambda times: not times or times[-1] <= now - self.window)
             self._prune(key, now).append(now)
 
-    def clear(self, key: Hashable) -> None:
-        with self.lock:
-            self.events.pop(key, None)
-
-    def reset(self) -> None:
-        with self.lock:
-            self.events.clear()
-
     def _prune(self, key: Hashable, now: float) -> deque[float]:
-        times = self.events.setdefault(key, deque())
+        times = self.entries.setdefault(key, deque())
         while times and times[0] <= now - self.window:
             times.popleft()
         return times
 
 
-@dataclass
-class GrowingDelay:
+class GrowingDelay(KeyedMemory[tuple[int, float]]):
     """After `free` failures, a key waits `first` seconds, then twice as long after each further failure, up to
     `longest`; forgotten `forget_after` seconds after its last failure, or at once on success."""
-    free: int
-    first: float
-    longest: float
-    forget_after: float
-    failures: dict[Hashable, tuple[int, float]] = field(default_factory=dict)
-    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __init__(self, free: int, first: float, longest: float, forget_after: float) -> None:
+        super().__init__()
+        self.free = free
+        self.first = first
+        self.longest = longest
+        self.forget_after = forget_after
 
     def delay_after(self, count: int) -> float:
         return 0.0 if count < self.free else min(self.longest, self.first * 2 ** (count - self.free))
@@ -80,24 +95,14 @@ class GrowingDelay:
     def record_failure(self, key: Hashable, now: float | None = None) -> None:
         now = time.monotonic() if now is None else now
         with self.lock:
-            if len(self.failures) >= MAX_KEYS:
-                for stale in [k for k, (_, last) in self.failures.items() if last <= now - self.forget_after]:
-                    del self.failures[stale]
+            self._make_room(lambda entry: entry[1] <= now - self.forget_after)
             count, _ = self._current(key, now)
-            self.failures[key] = (count + 1, now)
-
-    def clear(self, key: Hashable) -> None:
-        with self.lock:
-            self.failures.pop(key, None)
-
-    def reset(self) -> None:
-        with self.lock:
-            self.failures.clear()
+            self.entries[key] = (count + 1, now)
 
     def _current(self, key: Hashable, now: float) -> tuple[int, float]:
-        count, last = self.failures.get(key, (0, now))
+        count, last = self.entries.get(key, (0, now))
         if now - last >= self.forget_after:
-            self.failures.pop(key, None)
+            self.entries.pop(key, None)
             return 0, now
         return count, last
 

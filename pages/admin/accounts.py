@@ -5,28 +5,24 @@ from models import User
 from services.billing import billing, plans
 from services.operator import admin
 
-from ..frame import attempt, card, guarded
+from ..frame import attempt, guarded
+from .listed import ListedSection
 
 
-class Accounts:
-    calls_out = False
+class Accounts(ListedSection):
+    title = 'Accounts'
 
     def __init__(self, user: User) -> None:
         self.user = user
         as_admin = guarded(user, admin=True)
         self.grant = as_admin(self.grant_plan)
         self.set_disabled = as_admin(self.set_account_disabled)
-        with card('Accounts'):
-            self.box = ui.column().classes('w-full gap-1')
+        super().__init__()
 
-    async def show(self) -> None:
-        rows = await run.io_bound(admin.accounts_overview)
-        self.box.clear()
-        with self.box:
-            for row in rows:
-                self.account_row(row)
+    def read(self) -> list[admin.AccountRow]:
+        return admin.accounts_overview()
 
-    def account_row(self, row: admin.AccountRow) -> None:
+    def draw_row(self, row: admin.AccountRow) -> None:
         account = row.user
         with ui.row().classes('items-center gap-3 w-full').mark(f'account-{account.id}'):
             ui.label(account.email).classes('font-medium w-64')

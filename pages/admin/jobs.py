@@ -1,33 +1,28 @@
 """Recent jobs with their timelines, and Retry or Cancel for each."""
 from collections.abc import Callable
 
-from nicegui import run, ui
+from nicegui import ui
 
 from models import AgentStatus, ProvisioningJob, User
 from services.operator import admin
 from services.provisioning import failure_reasons
 
-from ..frame import attempt, card, guarded
+from ..frame import attempt, guarded
+from .listed import ListedSection
 
 
-class Jobs:
-    calls_out = False
+class Jobs(ListedSection):
+    title = 'Jobs'
+    empty = 'No jobs yet.'
 
     def __init__(self, user: User) -> None:
         self.act = guarded(user, admin=True)(self.run)
-        with card('Jobs'):
-            self.box = ui.column().classes('w-full gap-1')
+        super().__init__()
 
-    async def show(self) -> None:
-        rows = await run.io_bound(admin.recent_jobs)
-        self.box.clear()
-        with self.box:
-            if not rows:
-                ui.label('No jobs yet.').classes('text-grey-7')
-            for row in rows:
-                self.job_row(row)
+    def read(self) -> list[admin.JobRow]:
+        return admin.recent_jobs()
 
-    def job_row(self, row: admin.JobRow) -> None:
+    def draw_row(self, row: admin.JobRow) -> None:
         job, agent_id = row.job, row.agent.id
         title = (f'#{job.id} {job.kind} · {row.agent.name} ({row.owner.email}) · {job.status} · '
                  f'{job.attempts} attempt(s)')

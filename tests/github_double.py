@@ -14,12 +14,14 @@ import traceback
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import yaml
+
+from tests.http_double import HttpDouble
 
 REPOSITORY = 'acme/infra'
 WORKFLOW = 'provision-agent.yml'
@@ -99,7 +101,9 @@ PERMANENT = {
 }
 
 
-class GitHubDouble:
+class GitHubDouble(HttpDouble):
+    name = 'github-double'
+
     def __init__(self, *, webhook_secret: str = 'github-webhook-secret') -> None:
         self.requests: list[Recorded] = []
         self.runs: dict[int, dict] = {}
@@ -118,34 +122,21 @@ class GitHubDouble:
         self.inputs = declared_inputs()
         self.errors: list[str] = []
         """Exceptions raised in the double's own code: `close()` fails the test with them."""
-        double = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = 'HTTP/1.1'
-
-            def log_message(self, *args) -> None:  # keep test output clean
-                pass
-
-            def do_GET(self) -> None:
-                double._handle(self, 'GET')
-
-            def do_POST(self) -> None:
-                double._handle(self, 'POST')
-
-        self.server = ThreadingHTTPServer(('127.0.0.1', 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f'http://127.0.0.1:{self.server.server_address[1]}'
-        self.thread = threading.Thread(target=self.server.serve_forever, name='github-double', daemon=True)
-        self.thread.start()
+        self.serve()
 
     def close(self) -> None:
         """Stop serving; fail the test if the double's own code raised (a broken double must not look like a
         dropped connection)."""
         self.release.set()
-        self.server.shutdown()
-        self.server.server_close()
+        self.stop_serving()
         if self.errors:
             raise AssertionError('the GitHub double failed while answering:\n' + '\n'.join(self.errors))
+
+    def on_get(self, request: BaseHTTPRequestHandler) -> None:
+        self._handle(request, 'GET')
+
+    def on_post(self, request: BaseHTTPRequestHandler) -> None:
+        self._handle(request, 'POST')
 
     # --- scripting -----------------------------------------------------------------------------------------------
 

@@ -5,28 +5,19 @@ message, echoed), streams both APIs' server-sent events, reports usage, records 
 fail the next requests (a status with a message, or a delay past the client's timeout). Point the Anthropic SDK at
 `double.url` and the OpenAI SDK at `double.openai_url`.
 """
-import contextlib
 import json
-import sys
 import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from tests.http_double import HttpDouble
 
 ANTHROPIC_ERROR_TYPES = {400: 'invalid_request_error', 401: 'authentication_error', 429: 'rate_limit_error',
                          500: 'api_error', 529: 'overloaded_error'}
 OPENAI_ERROR_TYPES = {400: 'invalid_request_error', 401: 'invalid_request_error', 429: 'rate_limit_exceeded',
                       500: 'server_error'}
-
-
-class QuietServer(ThreadingHTTPServer):
-    """A threading HTTP server that does not print a traceback when a client hangs up (the runtime stopping)."""
-    daemon_threads = True
-
-    def handle_error(self, request, client_address) -> None:
-        if not isinstance(sys.exc_info()[1], ConnectionError):
-            super().handle_error(request, client_address)
 
 
 @dataclass
@@ -61,38 +52,26 @@ def pieces(text: str) -> list[str]:
     return [part if index == 0 else ' ' + part for index, part in enumerate(parts)]
 
 
-class ModelProviderDouble:
+class ModelProviderDouble(HttpDouble):
+    name = 'model-provider-double'
+
     def __init__(self, *, padding_words: int = 0, piece_delay: float = 0.0) -> None:
         self.requests: list[Asked] = []
         self.failures: list[Failure] = []
         self.padding_words = padding_words
         self.piece_delay = piece_delay
         self.lock = threading.Lock()
-        double = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = 'HTTP/1.1'
-            disable_nagle_algorithm = True  # headers and body go out as separate writes
-
-            def log_message(self, *args) -> None:  # keep test output clean
-                pass
-
-            def do_POST(self) -> None:
-                with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # a client that gave up waiting
-                    double.answer(self)
-
-            def do_GET(self) -> None:
-                double.answer_models(self)
-
-        self.server = QuietServer(('127.0.0.1', 0), Handler)
-        self.url = f'http://127.0.0.1:{self.server.server_address[1]}'
+        self.serve()
         self.openai_url = f'{self.url}/v1'
-        self.thread = threading.Thread(target=self.server.serve_forever, name='model-provider-double', daemon=True)
-        self.thread.start()
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.stop_serving()
+
+    def on_get(self, request: BaseHTTPRequestHandler) -> None:
+        self.answer_models(request)
+
+    def on_post(self, request: BaseHTTPRequestHandler) -> None:
+        self.answer(request)
 
     def fail_next(self, *failures: Failure) -> None:
         with self.lock:

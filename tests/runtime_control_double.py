@@ -21,8 +21,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
+from tests.http_double import HttpDouble
 from tests.live_server import INHERITED_VARIABLES_TO_DROP, REPO_ROOT, free_port, log_tail, stop
-from tests.model_provider_double import QuietServer
 
 RUNTIME_TOKEN = 'runtime-token-for-tests'
 
@@ -41,7 +41,9 @@ def agent_config(*, provider_url: str, kind: str = 'openai', model: str = 'gpt-d
             'heartbeat_seconds': heartbeat_seconds}
 
 
-class RuntimeControlDouble:
+class RuntimeControlDouble(HttpDouble):
+    name = 'runtime-control-double'
+
     def __init__(self, *, token: str = RUNTIME_TOKEN, long_poll_seconds: float = 25, port: int = 0) -> None:
         self.token = token
         self.long_poll_seconds = long_poll_seconds
@@ -51,32 +53,19 @@ class RuntimeControlDouble:
         self.config_requests: list[str] = []
         self.changed = threading.Condition()
         self.down = False
-        double = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = 'HTTP/1.1'
-            disable_nagle_algorithm = True  # headers and body go out as separate writes
-
-            def log_message(self, *args) -> None:  # keep test output clean
-                pass
-
-            def do_GET(self) -> None:
-                double.answer_config(self)
-
-            def do_POST(self) -> None:
-                double.answer_heartbeat(self)
-
-        self.server = QuietServer(('127.0.0.1', port), Handler)
-        self.url = f'http://127.0.0.1:{self.server.server_address[1]}'
-        self.thread = threading.Thread(target=self.server.serve_forever, name='runtime-control-double', daemon=True)
-        self.thread.start()
+        self.serve(port)
 
     def close(self) -> None:
         with self.changed:
             self.down = True
             self.changed.notify_all()
-        self.server.shutdown()
-        self.server.server_close()
+        self.stop_serving()
+
+    def on_get(self, request: BaseHTTPRequestHandler) -> None:
+        self.answer_config(request)
+
+    def on_post(self, request: BaseHTTPRequestHandler) -> None:
+        self.answer_heartbeat(request)
 
     def publish(self, config: dict) -> int:
         """A new revision of `config` (which may be unusable on purpose); wakes every waiting long poll."""

@@ -1,6 +1,7 @@
 """The base of the test doubles that speak a real protocol over HTTP (GitHub, model providers, AgentHost's control
 plane): a threading server on 127.0.0.1 whose requests go to the double's `on_get` / `on_post`."""
 import contextlib
+import json
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -51,3 +52,12 @@ class HttpDouble:
 
     def on_post(self, request: BaseHTTPRequestHandler) -> None:
         request.send_error(405)
+
+
+def send_json(handler: BaseHTTPRequestHandler, status: int, payload: dict) -> None:
+    data = json.dumps(payload).encode()
+    handler.send_response(status)
+    handler.send_header('Content-Type', 'application/json')
+    handler.send_header('Content-Length', str(len(data)))
+    handler.end_headers()
+    handler.wfile.write(data)

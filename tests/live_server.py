@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -79,23 +80,31 @@ def stop(process: subprocess.Popen) -> None:
             process.wait(timeout=STOP_TIMEOUT)
 
 
+@contextmanager
+def app_process(log_path: Path) -> Iterator[tuple[str, subprocess.Popen]]:
+    """`python main.py` on a free port with the test's DATA_DIR and database, its output appended to `log_path`;
+    SIGTERM at the end, as an operator stops it."""
+    port = free_port()
+    base_url = f'http://127.0.0.1:{port}'
+    with log_path.open('ab') as output:
+        process = subprocess.Popen([sys.executable, 'main.py'], cwd=REPO_ROOT, env=server_environment(port),
+                                   stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT)
+    try:
+        wait_until_healthy(process, base_url, log_path)
+        yield base_url, process
+    finally:
+        stop(process)
+
+
 @pytest.fixture
 def live_server(isolated_environment, tmp_path: Path) -> Iterator[str]:  # noqa: ARG001  (orders the env first)
     """The base URL of the app served by `python main.py` on a free port; stopped after the test."""
-    port = free_port()
-    base_url = f'http://127.0.0.1:{port}'
     log_path = tmp_path / 'server.log'
-    with log_path.open('wb') as log:
-        process = subprocess.Popen([sys.executable, 'main.py'], cwd=REPO_ROOT, env=server_environment(port),
-                                   stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        wait_until_healthy(process, base_url, log_path)
+    with app_process(log_path) as (base_url, process):
         yield base_url
         if process.poll() is not None:
             pytest.fail(f'the server died during the test (exit code {process.returncode}); its output:\n'
                         f'{log_tail(log_path)}', pytrace=False)
-    finally:
-        stop(process)
 
 
 def missing_browser_message() -> str | None:

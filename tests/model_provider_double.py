@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 
-from tests.http_double import HttpDouble
+from tests.http_double import HttpDouble, send_json
 
 ANTHROPIC_ERROR_TYPES = {400: 'invalid_request_error', 401: 'authentication_error', 429: 'rate_limit_error',
                          500: 'api_error', 529: 'overloaded_error'}
@@ -186,15 +186,6 @@ class ModelProviderDouble(HttpDouble):
                 'total_tokens': input_tokens + words(text)}})
         send_chunk(handler, b'data: [DONE]\n\n')
         end_stream(handler)
-
-
-def send_json(handler: BaseHTTPRequestHandler, status: int, payload: dict) -> None:
-    data = json.dumps(payload).encode()
-    handler.send_response(status)
-    handler.send_header('Content-Type', 'application/json')
-    handler.send_header('Content-Length', str(len(data)))
-    handler.end_headers()
-    handler.wfile.write(data)
 
 
 def start_stream(handler: BaseHTTPRequestHandler) -> None:

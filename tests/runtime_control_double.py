@@ -21,7 +21,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-from tests.http_double import HttpDouble
+from tests.http_double import HttpDouble, send_json
 from tests.live_server import INHERITED_VARIABLES_TO_DROP, REPO_ROOT, free_port, log_tail, stop
 
 RUNTIME_TOKEN = 'runtime-token-for-tests'
@@ -82,7 +82,7 @@ class RuntimeControlDouble(HttpDouble):
     def authorised(self, handler: BaseHTTPRequestHandler) -> bool:
         if handler.headers.get('Authorization') == f'Bearer {self.token}':
             return True
-        send(handler, 401, {'error': {'code': 'INVALID_RUNTIME_TOKEN', 'message': 'unknown runtime token'}})
+        send_json(handler, 401, {'error': {'code': 'INVALID_RUNTIME_TOKEN', 'message': 'unknown runtime token'}})
         return False
 
     def newer_config(self, after: int | None) -> dict | None:
@@ -101,7 +101,7 @@ class RuntimeControlDouble(HttpDouble):
     def answer_config(self, handler: BaseHTTPRequestHandler) -> None:
         url = urlsplit(handler.path)
         if url.path != '/api/runtime/config':
-            send(handler, 404, {'error': {'code': 'NOT_FOUND', 'message': url.path}})
+            send_json(handler, 404, {'error': {'code': 'NOT_FOUND', 'message': url.path}})
             return
         if not self.authorised(handler):
             return
@@ -113,7 +113,7 @@ class RuntimeControlDouble(HttpDouble):
             handler.send_header('Content-Length', '0')
             handler.end_headers()
             return
-        send(handler, 200, config)
+        send_json(handler, 200, config)
 
     def answer_heartbeat(self, handler: BaseHTTPRequestHandler) -> None:
         body = json.loads(handler.rfile.read(int(handler.headers.get('Content-Length', 0))) or b'{}')
@@ -122,16 +122,7 @@ class RuntimeControlDouble(HttpDouble):
         with self.changed:
             self.heartbeats.append(body)
             revision = self.revision
-        send(handler, 200, {'revision': revision})
-
-
-def send(handler: BaseHTTPRequestHandler, status: int, payload: dict) -> None:
-    data = json.dumps(payload).encode()
-    handler.send_response(status)
-    handler.send_header('Content-Type', 'application/json')
-    handler.send_header('Content-Length', str(len(data)))
-    handler.end_headers()
-    handler.wfile.write(data)
+        send_json(handler, 200, {'revision': revision})
 
 
 @dataclass

@@ -14,7 +14,6 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -24,7 +23,7 @@ from models import Agent, JobEvent, ProvisioningJob
 from models import User as Account
 from services.provisioning.local_runtimes import RuntimeStartError, Supervisor
 from tests.factories import make_agent, make_entitled_user, make_token
-from tests.live_server import REPO_ROOT, free_port, server_environment, stop, wait_until_healthy
+from tests.live_server import app_process
 from tests.runtime_control_double import RUNTIME_TOKEN, RuntimeControlDouble
 
 
@@ -165,26 +164,10 @@ def test_a_runtime_ends_when_agenthost_is_killed(control, tmp_path: Path):
 ENDPOINT = re.compile(r'answers at (http://127\.0\.0\.1:[0-9]+)')
 
 
-@contextmanager
-def app_process(log_path: Path) -> Iterator[str]:
-    """`python main.py` on a free port with the test's DATA_DIR and database; SIGTERM at the end, as an operator
-    stops it."""
-    port = free_port()
-    base_url = f'http://127.0.0.1:{port}'
-    with log_path.open('ab') as output:
-        process = subprocess.Popen([sys.executable, 'main.py'], cwd=REPO_ROOT, env=server_environment(port),
-                                   stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT)
-    try:
-        wait_until_healthy(process, base_url, log_path)
-        yield base_url
-    finally:
-        stop(process)
-
-
 @pytest.fixture
 def local_app(isolated_environment, monkeypatch, tmp_path: Path) -> Iterator[str]:  # noqa: ARG001
     monkeypatch.setenv('PROVISIONER', 'local')
-    with app_process(tmp_path / 'server.log') as base_url:
+    with app_process(tmp_path / 'server.log') as (base_url, _):
         yield base_url
 
 
@@ -235,23 +218,15 @@ def test_a_deploy_runs_the_agent_on_this_machine(local_app: str, owner: Account)
     assert steps == ['queued', 'dispatched', 'agent_starting', 'running']
 
 
-def test_stop_ends_the_process_and_the_agent_is_stopped(local_app: str, owner: Account):
+@pytest.mark.parametrize(('method', 'path', 'outcome'), [('POST', '/stop', 'stopped'), ('DELETE', '', 'deleted')])
+def test_stop_and_delete_end_the_process(method: str, path: str, outcome: str, local_app: str, owner: Account):
     agent = make_agent(owner)
     url = deployed(local_app, owner, agent)
     with api(local_app, owner) as client:
-        assert client.post(f'/api/agents/{agent.id}/stop').status_code == 202
-    wait_until(lambda: agent_in(agent.id, 'stopped'), 'the agent to stop')
+        assert client.request(method, f'/api/agents/{agent.id}{path}').status_code == 202
+    wait_until(lambda: agent_in(agent.id, outcome), f'the agent to be {outcome}')
     assert port_is_closed(int(url.rsplit(':', 1)[1]))
     assert Agent.get_by_id(agent.id).server_id is None
-
-
-def test_delete_ends_the_process_and_deletes_the_agent(local_app: str, owner: Account):
-    agent = make_agent(owner)
-    url = deployed(local_app, owner, agent)
-    with api(local_app, owner) as client:
-        assert client.delete(f'/api/agents/{agent.id}').status_code == 202
-    wait_until(lambda: agent_in(agent.id, 'deleted'), 'the agent to be deleted')
-    assert port_is_closed(int(url.rsplit(':', 1)[1]))
 
 
 def test_a_runtime_that_cannot_start_fails_the_deploy_and_retry_runs_it(local_app: str, owner: Account,
@@ -274,7 +249,7 @@ def test_running_local_agents_start_again_with_agenthost(isolated_environment, m
                                                          tmp_path: Path):
     monkeypatch.setenv('PROVISIONER', 'local')
     agent = make_agent(owner)
-    with app_process(tmp_path / 'server.log') as base_url:
+    with app_process(tmp_path / 'server.log') as (base_url, _):
         first = deployed(base_url, owner, agent)
     assert port_is_closed(int(first.rsplit(':', 1)[1]))  # AgentHost took its runtime with it
 

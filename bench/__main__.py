@@ -15,7 +15,7 @@ from pathlib import Path
 
 from tests.stripe_double import WEBHOOK_SECRET
 
-from . import browser, burst, callback_browser, chat, clients, deploy_dispatch, startup, webhook_ingest
+from . import browser, burst, callback_browser, chat, clients, config_apply, deploy_dispatch, startup, webhook_ingest
 from .servers import baseline_server
 from .world import world
 
@@ -107,6 +107,7 @@ def table(results: dict) -> list[tuple[str, str, str, str, str]]:
          '—' if start['binary_seconds'] is None else f'{start["binary_seconds"] / start["python_seconds"]:.2f}',
          str(start['runs'])),
         chat.row(results['chat overhead']),
+        config_apply.row(results['config apply']),
     ]
 
 
@@ -136,6 +137,7 @@ def main() -> None:
         'clients': measure_clients(args.client_runs),
         'startup': measure_startup(args.runs),
         'chat overhead': chat.measure(args.runs),
+        'config apply': config_apply.measure(args.runs),
     }
     rows = table(results)
     print_table(rows)

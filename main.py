@@ -64,6 +64,7 @@ from api import github_webhook as github_webhook_api  # noqa: E402
 from api import health as health_api  # noqa: E402
 from api import metrics as metrics_api  # noqa: E402
 from api import provisioning as provisioning_api  # noqa: E402
+from api import runtime as runtime_api  # noqa: E402
 from api import stripe_webhook as stripe_webhook_api  # noqa: E402
 from api.request_ids import RequestIds  # noqa: E402
 from api.request_limits import BodySizeLimit  # noqa: E402
@@ -74,6 +75,7 @@ from services.platform import backups, loop_lag  # noqa: E402
 from services.platform.errors import DomainError  # noqa: E402
 from services.provisioning import local as local_provisioner  # noqa: E402
 from services.provisioning import scheduler as provisioning_scheduler  # noqa: E402
+from services.runtime import config as runtime_config  # noqa: E402
 
 app.include_router(health_api.router)  # GET /healthz
 app.include_router(metrics_api.router)  # GET /metrics
@@ -83,7 +85,8 @@ app.include_router(agents_api.router)  # /api/agents…
 app.include_router(billing_api.router)  # GET /api/billing, POST /api/billing/checkout, POST /api/billing/portal
 app.include_router(stripe_webhook_api.router)  # POST /api/webhooks/stripe
 app.include_router(github_webhook_api.router)  # POST /api/webhooks/github
-app.include_router(provisioning_api.router)  # POST /api/provisioning/callback
+app.include_router(provisioning_api.router)  # POST /api/provisioning/callback, POST /api/provisioning/bootstrap
+app.include_router(runtime_api.router)  # GET /api/runtime/config, POST /api/runtime/heartbeat
 app.include_router(api_errors.fallback)  # any other /api path: 404 in the API's error shape
 api_errors.install(app)  # domain errors → HTTP status and {"error": {...}}
 app.add_middleware(auth_api.AuthMiddleware)  # pages → /login, /api/* → 401 without credentials
@@ -92,6 +95,7 @@ app.on_startup(provisioning_scheduler.start)  # dispatcher: reconcile at start, 
 app.on_shutdown(provisioning_scheduler.shutdown)
 app.on_startup(local_provisioner.start)  # PROVISIONER=local: running agents' runtimes start again
 app.on_shutdown(local_provisioner.shutdown)  # and none outlives AgentHost
+app.on_startup(runtime_config.start)  # a saved config revision wakes the runtime's long poll at once
 app.on_startup(loop_lag.monitor.start)  # agenthost_event_loop_lag_max_seconds on /metrics
 app.on_shutdown(loop_lag.monitor.shutdown)
 app.on_startup(stripe_worker.worker.start)  # Stripe events: processed after the answer, retried, survive restarts

@@ -5,9 +5,10 @@ from typing import Annotated, cast
 from fastapi import APIRouter, Header, Path, Request
 from nicegui import run
 
-from models import MAX_ID, Agent, JobEvent, ProvisioningJob
+from models import MAX_ID, Agent, JobEvent, ProvisioningJob, User
 from services import provisioning
 from services.provisioning import agents, failure_reasons
+from services.runtime import usage
 
 from .auth import CurrentUser
 from .bodies import read_json
@@ -41,7 +42,15 @@ def agent_to_json(agent: Agent, job: ProvisioningJob | None | object = LOAD_JOB)
     return {'id': agent.id, 'name': agent.name, 'description': agent.description, 'model': agent.model,
             'system_prompt': agent.system_prompt, 'region': agent.region, 'size': agent.size,
             'status': agent.status, 'ip_address': agent.ip_address, 'job': job_to_json(job),
+            'endpoint_url': agent.endpoint_url, 'config_revision': agent.config_revision,
+            'applied_revision': agent.applied_revision, 'health': agent.health,
+            'health_message': agent.health_message, 'last_heartbeat_at': iso(agent.last_heartbeat_at),
+            'usage': usage.usage_this_period(agent.id).to_dict(),
             'created_at': iso(agent.created_at), 'updated_at': iso(agent.updated_at)}
+
+
+def agents_to_json(owner: User) -> list[dict]:
+    return [agent_to_json(agent, job) for agent, job in provisioning.agents_with_jobs(owner=owner)]
 
 
 def event_to_json(event: JobEvent) -> dict:
@@ -53,13 +62,13 @@ def event_to_json(event: JobEvent) -> dict:
 @router.post('', status_code=201)
 async def create_agent(user: CurrentUser, request: Request) -> dict:
     body = await read_json(request)
-    return agent_to_json(await run.io_bound(agents.create_agent, owner=user, data=body), None)  # a draft: no job
+    agent = await run.io_bound(agents.create_agent, owner=user, data=body)
+    return await run.io_bound(agent_to_json, agent, None)  # a draft: no job
 
 
 @router.get('')
 async def list_agents(user: CurrentUser) -> dict:
-    rows = await run.io_bound(provisioning.agents_with_jobs, owner=user)
-    return {'agents': [agent_to_json(agent, job) for agent, job in rows]}
+    return {'agents': await run.io_bound(agents_to_json, user)}
 
 
 @router.get('/{agent_id}')

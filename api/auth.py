@@ -14,7 +14,7 @@ from . import csrf
 from .bodies import read_json
 
 PUBLIC_PREFIXES = ('/login', '/signup', '/healthz', '/metrics', '/_nicegui', '/static', '/favicon.ico',
-                   '/api/webhooks/', '/api/provisioning/callback', '/api/auth/token')
+                   '/api/webhooks/', '/api/provisioning/callback', '/api/provisioning/bootstrap', '/api/auth/token')
 UNAUTHENTICATED = AccountError('UNAUTHENTICATED', 'Log in, or send an API token as "Authorization: Bearer <token>".')
 
 router = APIRouter(prefix='/api/auth', tags=['auth'])

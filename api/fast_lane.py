@@ -10,7 +10,7 @@ import types
 
 from starlette.applications import Starlette
 
-MACHINE_PATHS = ('/healthz', '/metrics', '/api/provisioning/callback')
+MACHINE_PATHS = ('/healthz', '/metrics', '/api/provisioning/callback', '/api/provisioning/bootstrap')
 MACHINE_PREFIXES = ('/api/webhooks/',)
 
 

@@ -1,8 +1,10 @@
-"""`POST /api/provisioning/callback`: the workflow's signed progress reports."""
+"""The workflow's signed calls: `POST /api/provisioning/callback` (progress reports) and
+`POST /api/provisioning/bootstrap` (the runtime token of the server it creates)."""
 from fastapi import APIRouter, Request
 from nicegui import run
 
 from services.provisioning import callbacks
+from services.runtime import bootstrap
 
 router = APIRouter(prefix='/api/provisioning', tags=['provisioning'])
 
@@ -11,3 +13,9 @@ router = APIRouter(prefix='/api/provisioning', tags=['provisioning'])
 async def provisioning_callback(request: Request) -> dict:
     body = await request.body()  # the signature covers the raw bytes
     return await run.io_bound(callbacks.receive_callback, body, request.headers.get('x-agenthost-signature'))
+
+
+@router.post('/bootstrap')
+async def provisioning_bootstrap(request: Request) -> dict:
+    body = await request.body()  # the signature covers the raw bytes
+    return await run.io_bound(bootstrap.bootstrap, body, request.headers.get('x-agenthost-signature'))

@@ -25,7 +25,11 @@ async def test_create_returns_a_draft_with_configured_defaults(user: User, heade
     assert agent['job'] is None and agent['ip_address'] is None
     assert agent['created_at'].endswith('Z')
     assert set(agent) == {'id', 'name', 'description', 'model', 'system_prompt', 'region', 'size', 'status',
-                          'ip_address', 'job', 'created_at', 'updated_at'}
+                          'ip_address', 'job', 'created_at', 'updated_at', 'endpoint_url', 'config_revision',
+                          'applied_revision', 'health', 'health_message', 'last_heartbeat_at', 'usage'}
+    assert (agent['endpoint_url'], agent['config_revision'], agent['applied_revision'], agent['health']) == (
+        None, 1, None, 'unknown')
+    assert agent['usage']['requests'] == 0
 
 
 async def test_create_keeps_every_given_field(user: User, headers):
@@ -125,8 +129,8 @@ async def test_patch_changes_a_stopped_agent(user: User, owner, headers):
     assert response.status_code == 200
 
 
-@pytest.mark.parametrize('status', ['provisioning', 'running', 'stopping', 'failed'])
-async def test_patch_of_an_agent_that_is_not_draft_or_stopped_answers_409(user: User, owner, headers, status):
+@pytest.mark.parametrize('status', ['provisioning', 'stopping', 'failed'])
+async def test_patch_of_an_agent_that_is_not_draft_stopped_or_running_answers_409(user: User, owner, headers, status):
     agent = make_agent(owner, status=status)
     response = await user.http_client.patch(f'/api/agents/{agent.id}', json={'size': 'medium'}, headers=headers)
     assert response.status_code == 409

@@ -24,6 +24,9 @@ job_ready: Event[int] = Event()
 account_changed: Event[int] = Event()
 """(user id): an account was disabled, lost admin rights or logged out somewhere; its open pages check it again."""
 
+agent_config_changed: Event[int] = Event()
+"""(agent id): a new config revision was saved; the runtime's waiting long poll answers at once."""
+
 
 def publish(event: Event, *args: object) -> None:
     """Emit `event` on the app's loop, from any thread."""
@@ -63,6 +66,10 @@ def job_queued(job_id: int) -> None:
 
 def account_updated(user_id: int) -> None:
     publish(account_changed, user_id)
+
+
+def config_changed(agent_id: int) -> None:
+    publish(agent_config_changed, agent_id)
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:

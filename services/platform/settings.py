@@ -78,6 +78,15 @@ class Settings(BaseSettings):
                                      description='comma-separated server regions; the first is the default')
     agent_sizes: CommaList = Field(['small', 'medium', 'large'],
                                    description='comma-separated server sizes; the first is the default')
+    agent_heartbeat_seconds: float = Field(15.0, gt=0, description='how often each agent\'s runtime reports '
+                                                                   'its health and usage (fractions allowed)')
+    anthropic_api_key: str = Field('', description='Anthropic API key for Claude models; sent only to agents\' '
+                                                   'runtimes, inside their config')
+    anthropic_base_url: str = Field('', description='Anthropic-compatible API base; unset means Anthropic\'s')
+    openai_api_key: str = Field('', description='OpenAI API key for all other models; sent only to agents\' '
+                                                'runtimes, inside their config')
+    openai_base_url: str = Field('', description='OpenAI-compatible API base such as http://127.0.0.1:11434/v1 '
+                                                 '(Ollama, vLLM, a gateway); a key is optional then')
 
     @field_validator('agent_models', 'agent_regions', 'agent_sizes', mode='before')
     @classmethod

@@ -8,6 +8,7 @@ from models import EDITABLE_STATUSES, Agent, AgentStatus, User, is_sqlite, utcno
 from ..platform.errors import DomainError
 from ..platform.inputs import text_problem
 from ..platform.settings import get_settings
+from ..runtime import revisions
 
 NAME_PATTERN = re.compile(r'^[\w .-]{1,64}$')
 TEXT_LIMITS = {'description': 1000, 'system_prompt': 20000}
@@ -61,7 +62,11 @@ def clean_fields(data: object, *, partial: bool) -> dict[str, str]:
 
 
 def create_agent(*, owner: User, data: object) -> Agent:
-    return Agent.create(owner=owner, **clean_fields(data, partial=False))
+    fields = clean_fields(data, partial=False)
+    with write_transaction():
+        agent = Agent.create(owner=owner, **fields)
+        revisions.record_first(agent)
+    return agent
 
 
 def list_agents(*, owner: User) -> list[Agent]:
@@ -92,16 +97,36 @@ def get_agent(*, owner: User, agent_id: int) -> Agent:
     return owned_agent(owner, agent_id)
 
 
+LIVE_STATUSES = (AgentStatus.RUNNING,)
+"""A running agent takes a new name, description, model or prompt live, as a new config revision."""
+
+
 def update_agent(*, owner: User, agent_id: int, data: object) -> Agent:
     fields = clean_fields(data, partial=True)
     with write_transaction():
-        agent = owned_agent(owner, agent_id)
-        if agent.status not in EDITABLE_STATUSES:
-            raise AgentError('AGENT_NOT_EDITABLE', f'The agent is {agent.status}; stop it before changing its '
-                                                   'configuration.')
+        agent = owned_agent(owner, agent_id, lock=True)
+        check_editable(agent, fields)
         updated = (Agent.update(**fields, updated_at=utcnow())
-                   .where((Agent.id == agent.id) & Agent.status.in_(EDITABLE_STATUSES)).execute())
+                   .where((Agent.id == agent.id) & (Agent.status == agent.status)).execute())
         if not updated:
             raise AgentError('AGENT_NOT_EDITABLE', 'The agent changed state meanwhile; reload and try again.')
-    return Agent.get_by_id(agent.id)
+        new_revision = revisions.changes_config(agent, fields)
+        if new_revision:
+            revisions.record_new(agent.id)
+    agent = Agent.get_by_id(agent.id)
+    if new_revision:
+        revisions.announce_new(agent)
+    return agent
 
+
+def check_editable(agent: Agent, fields: dict[str, str]) -> None:
+    if agent.status in EDITABLE_STATUSES:
+        return
+    if agent.status not in LIVE_STATUSES:
+        raise AgentError('AGENT_NOT_EDITABLE', f'The agent is {agent.status}; wait until it is running or stopped '
+                                               'to change its configuration.')
+    moved = [field for field in revisions.REDEPLOY_FIELDS if field in fields and fields[field] != getattr(agent, field)]
+    if moved:
+        raise AgentError('REDEPLOY_REQUIRED', f'A running agent cannot change its {" or ".join(moved)}: it runs on a '
+                                              'server there. Stop it, change it, and deploy it again.',
+                         field=moved[0])

@@ -12,6 +12,7 @@ import peewee
 from models import (
     OPEN_JOB_STATUSES,
     Agent,
+    AgentHealth,
     AgentStatus,
     JobEvent,
     JobKind,
@@ -26,6 +27,7 @@ from models import (
 from ..platform import events, metrics, notifications
 from ..platform.errors import DomainError
 from ..platform.settings import get_settings
+from ..runtime import tokens
 from . import failure_reasons
 from .agents import list_agents, owned_agent
 
@@ -166,8 +168,11 @@ def _finish(job: ProvisioningJob, status: JobStatus, *, error: str = '', message
     if status == JobStatus.SUCCEEDED:
         if job.kind == JobKind.PROVISION:
             _set_agent(job.agent_id, status=AgentStatus.RUNNING, status_reason='')
+            tokens.supersede(job.agent_id, job.id)
         else:
-            _set_agent(job.agent_id, status=job.goal, status_reason='', ip_address=None, server_id=None)
+            _set_agent(job.agent_id, status=job.goal, status_reason='', ip_address=None, server_id=None,
+                       endpoint_url=None, health=AgentHealth.UNKNOWN, health_message='')
+            tokens.revoke_all(job.agent_id)
     elif status == JobStatus.FAILED:
         prefix = '' if job.kind == JobKind.PROVISION else (
             'Stopping' if job.goal == AgentStatus.STOPPED else 'Deleting') + ' failed: '

@@ -6,7 +6,6 @@ Stop, Delete, Cancel and Retry behave as they do for a server. A local agent is 
 AgentHost starts again, its running local agents are started again, with a new token and a new port.
 """
 import logging
-import secrets
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -14,6 +13,7 @@ from pathlib import Path
 from models import Agent, AgentStatus, JobKind, JobStatus, ProvisioningJob, db, write_transaction
 
 from ..platform.settings import get_settings
+from ..runtime import tokens
 from . import reports
 from .jobs import _announce, _event, last_job
 from .local_runtimes import LocalRuntime, RuntimeStartError, Supervisor
@@ -39,22 +39,17 @@ def agenthost_url() -> str:
     return f'http://{f"[{host}]" if ":" in host else host}:{settings.port}'
 
 
-def mint_runtime_token(agent_id: int, job_id: int) -> str:  # noqa: ARG001  (the control plane's tokens need both)
-    """The runtime token handed to the child in its environment; the one place to call the control plane's minting
-    (which stores the token hashed, per provision job) once that is merged."""
-    return secrets.token_urlsafe(32)
-
-
 def record_endpoint(agent_id: int, url: str | None) -> None:
-    """The one place that writes a local agent's `endpoint_url`: the field arrives with the control plane's
-    migration, and until then the address lives on the timeline and in the supervisor."""
-    field = Agent._meta.fields.get('endpoint_url')
-    if field is not None:
-        Agent.update({field: url}).where(Agent.id == agent_id).execute()
+    """Where the local agent's runtime answers (its `endpoint_url`), or None once it is gone."""
+    with write_transaction():
+        Agent.update(endpoint_url=url).where(Agent.id == agent_id).execute()
 
 
-def start_runtime(agent_id: int, job_id: int) -> LocalRuntime:
-    return supervisor.start(agent_id, agenthost_url=agenthost_url(), token=mint_runtime_token(agent_id, job_id),
+def start_runtime(agent_id: int, job_id: int, *, restart: bool = False) -> LocalRuntime:
+    """Start the agent's runtime with a token of its own (AgentHost mints it here: no bootstrap call is needed on
+    this machine); a restart's token is the only valid one at once, since the earlier process is gone."""
+    token = tokens.mint(agent_id, job_id, only=restart)
+    return supervisor.start(agent_id, agenthost_url=agenthost_url(), token=token,
                             log_dir=(get_settings().data_dir / 'runtimes').resolve())
 
 
@@ -143,7 +138,7 @@ def restart_agent(agent_id: int) -> None:
     if job is None:
         return
     try:
-        runtime = start_runtime(agent_id, job.id)
+        runtime = start_runtime(agent_id, job.id, restart=True)
     except RuntimeStartError as error:
         _note(agent_id, job.id, 'runtime_restart_failed', f'AgentHost started again, but the agent\'s runtime did '
                                                           f'not: {error}')

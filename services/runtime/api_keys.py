@@ -11,10 +11,11 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from models import AgentApiKey, utcnow, write_transaction
+from models import Agent, AgentApiKey, utcnow, write_transaction
 
 from ..platform.inputs import text_problem
 from ..platform.settings import get_settings
+from . import revisions
 from .errors import RuntimeControlError
 
 KEY_PREFIX = 'ah_'
@@ -64,6 +65,8 @@ def create_key(agent_id: int, name: object) -> NewKey:
     key = KEY_PREFIX + secrets.token_urlsafe(32)
     with write_transaction():
         row = AgentApiKey.create(agent=agent_id, name=name, sha256=sha256_of(key), created_at=utcnow())
+        revisions.record_new(agent_id)
+    revisions.announce_new(Agent.get_by_id(agent_id))
     return NewKey(id=row.id, name=row.name, key=key, created_at=row.created_at)
 
 
@@ -80,8 +83,11 @@ def revoke_key(agent_id: int, key_id: int) -> None:
                    .where((AgentApiKey.id == key_id) & (AgentApiKey.agent == agent_id)
                           & AgentApiKey.revoked_at.is_null() & ~AgentApiKey.internal)
                    .execute())
+        if revoked:
+            revisions.record_new(agent_id)  # the runtime refuses the key once it has the new revision
     if not revoked:
         raise RuntimeControlError('NOT_FOUND', 'This agent has no such key (it may be revoked already).')
+    revisions.announce_new(Agent.get_by_id(agent_id))
 
 
 def active_key_hashes(agent_id: int) -> list[dict]:

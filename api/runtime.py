@@ -1,0 +1,61 @@
+"""The control plane agents' runtimes call, with `Authorization: Bearer <runtime token>`: the config long poll and
+the heartbeat."""
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Request, Response
+from nicegui import run
+from pydantic import BaseModel
+
+from models import MAX_ID
+from services.runtime import config, heartbeats, tokens
+
+from .bodies import read_json
+
+router = APIRouter(prefix='/api/runtime', tags=['runtime'])
+
+
+class ConfigAgent(BaseModel):
+    id: int
+    name: str
+    model: str
+    system_prompt: str
+
+
+class ConfigProvider(BaseModel):
+    kind: str
+    base_url: str | None
+    api_key: str
+
+
+class ConfigKey(BaseModel):
+    id: int
+    sha256: str
+
+
+class RuntimeConfig(BaseModel):
+    revision: int
+    agent: ConfigAgent
+    provider: ConfigProvider
+    api_keys: list[ConfigKey]
+    heartbeat_seconds: float
+
+
+class HeartbeatAnswer(BaseModel):
+    revision: int
+
+
+@router.get('/config', response_model=RuntimeConfig, responses={204: {'description': 'no newer revision came'}})
+async def runtime_config(request: Request, authorization: Annotated[str | None, Header()] = None,
+                         after: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None) -> object:
+    """The agent's config; with `after=N`, waits up to 25 s for a newer revision (204 when none came)."""
+    agent_id = await run.io_bound(tokens.agent_id_for, authorization)
+    config.check_channel(request.url.scheme, request.client.host if request.client else None)
+    answer = await config.newer_config(agent_id, after)
+    return Response(status_code=204) if answer is None else answer
+
+
+@router.post('/heartbeat', response_model=HeartbeatAnswer)
+async def runtime_heartbeat(request: Request, authorization: Annotated[str | None, Header()] = None) -> dict:
+    agent_id = await run.io_bound(tokens.agent_id_for, authorization)
+    body = await read_json(request)
+    return {'revision': await run.io_bound(heartbeats.record_heartbeat, agent_id, body)}

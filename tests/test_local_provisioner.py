@@ -161,9 +161,6 @@ def test_a_runtime_ends_when_agenthost_is_killed(control, tmp_path: Path):
 
 # --- the local provisioner in the real app ----------------------------------------------------------------------------
 
-ENDPOINT = re.compile(r'answers at (http://127\.0\.0\.1:[0-9]+)')
-
-
 @pytest.fixture
 def local_app(isolated_environment, monkeypatch, tmp_path: Path) -> Iterator[str]:  # noqa: ARG001
     monkeypatch.setenv('PROVISIONER', 'local')
@@ -191,11 +188,7 @@ def events_of(agent_id: int) -> list[JobEvent]:
 
 
 def endpoint(agent_id: int) -> str:
-    """The agent's endpoint: `endpoint_url` where the agent has that field, else the address on its timeline."""
-    agent = Agent.get_by_id(agent_id)
-    if 'endpoint_url' in Agent._meta.fields:
-        return agent.endpoint_url
-    return [match[1] for event in events_of(agent_id) if (match := ENDPOINT.search(event.message))][-1]
+    return Agent.get_by_id(agent_id).endpoint_url
 
 
 def deployed(base_url: str, owner: Account, agent: Agent) -> str:

@@ -1,0 +1,86 @@
+"""A local agent end to end, over real processes: AgentHost (`python main.py`, PROVISIONER=local), the agent's
+runtime as its child, and a model provider double; the customer talks to the agent with the official `openai`
+client, as they would."""
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import openai
+import pytest
+
+from models import Agent
+from models import User as Account
+from services.runtime import api_keys
+from tests.factories import make_agent, make_entitled_user
+from tests.live_server import app_process
+from tests.model_provider_double import ModelProviderDouble
+from tests.test_local_provisioner import api, deployed, wait_until
+
+
+@pytest.fixture
+def provider() -> Iterator[ModelProviderDouble]:
+    double = ModelProviderDouble()
+    yield double
+    double.close()
+
+
+@pytest.fixture
+def local_app(isolated_environment, monkeypatch, provider, tmp_path: Path) -> Iterator[str]:  # noqa: ARG001
+    monkeypatch.setenv('PROVISIONER', 'local')
+    monkeypatch.setenv('OPENAI_BASE_URL', provider.openai_url)
+    monkeypatch.setenv('AGENT_HEARTBEAT_SECONDS', '0.5')
+    with app_process(tmp_path / 'server.log') as (base_url, _):
+        yield base_url
+
+
+@pytest.fixture
+def owner() -> Account:
+    return make_entitled_user('owner@example.com')
+
+
+def applied(agent_id: int) -> Callable[[], bool]:
+    def check() -> bool:
+        agent = Agent.get_by_id(agent_id)
+        return agent.applied_revision == agent.config_revision
+    return check
+
+
+def ask(endpoint: str, key: str, text: str) -> str:
+    with openai.OpenAI(base_url=f'{endpoint}/v1', api_key=key, max_retries=0, timeout=30) as client:
+        answer = client.chat.completions.create(model='anything', messages=[{'role': 'user', 'content': text}])
+    return answer.choices[0].message.content
+
+
+def test_a_local_agent_answers_with_its_prompt_takes_an_edit_live_and_refuses_a_revoked_key(
+        local_app: str, owner: Account, provider: ModelProviderDouble):
+    agent = make_agent(owner, model='gpt-4.1', system_prompt='You are Otto.')
+    endpoint = deployed(local_app, owner, agent)
+    key = api_keys.create_key(agent.id, 'tests')  # written by this process: AgentHost sees it on its next read
+    wait_until(applied(agent.id), 'the runtime to apply the config with the new key')
+
+    assert ask(endpoint, key.key, 'Who are you?') == 'model=gpt-4.1 system=You are Otto. user=Who are you?'
+    assert provider.requests[-1].headers['authorization'] == 'Bearer no-key'  # the provider's, not the customer's
+
+    with api(local_app, owner) as client:
+        started = time.monotonic()
+        assert client.patch(f'/api/agents/{agent.id}', json={'system_prompt': 'You are Anna.'}).status_code == 200
+    wait_until(applied(agent.id), 'the runtime to apply the new prompt', timeout=2)
+    assert time.monotonic() - started < 2
+    assert 'system=You are Anna.' in ask(endpoint, key.key, 'And now?')
+
+    api_keys.revoke_key(agent.id, key.id)
+    wait_until(applied(agent.id), 'the runtime to apply the revocation')
+    with pytest.raises(openai.AuthenticationError):
+        ask(endpoint, key.key, 'Still there?')
+
+
+def test_a_local_agent_heartbeats_its_health_and_usage(local_app: str, owner: Account):
+    agent = make_agent(owner, model='gpt-4.1')
+    endpoint = deployed(local_app, owner, agent)
+    key = api_keys.create_key(agent.id, 'tests')
+    wait_until(applied(agent.id), 'the runtime to apply the config with the new key')
+    ask(endpoint, key.key, 'Count me.')
+    with api(local_app, owner) as client:
+        seen = wait_until(lambda: (body := client.get(f'/api/agents/{agent.id}').json())['usage']['requests'] == 1
+                          and body, 'the request counted from a heartbeat')
+    assert seen['health'] == 'healthy' and seen['last_heartbeat_at'] and seen['endpoint_url'] == endpoint

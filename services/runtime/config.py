@@ -1,7 +1,8 @@
 """The config answer a runtime long-polls for, and the waiting that lets a saved change reach it within 2 s.
 
 A waiting poll is woken in-process the moment a revision is saved here (`events.agent_config_changed`), and reads
-the database again at least every RECHECK_SECONDS in any case, so a change saved by another instance reaches it too.
+the database again at least every RECHECK_SECONDS in any case, so a change saved by another instance reaches it too
+and a shutdown is not held up by it.
 The provider key travels only in this answer, and only over HTTPS or to a runtime on this machine.
 """
 import asyncio
@@ -11,7 +12,7 @@ import time
 
 from models import Agent, AgentRevision
 
-from ..platform import events, model_providers
+from ..platform import events, model_providers, shutdown
 from ..platform.settings import get_settings
 from . import api_keys
 from .errors import RuntimeControlError
@@ -68,7 +69,7 @@ async def newer_config(agent_id: int, after: int | None, timeout: float | None =
             if after is None or await asyncio.to_thread(current_revision, agent_id) > after:
                 return await asyncio.to_thread(config_answer, agent_id)
             remaining = deadline - time.monotonic()
-            if remaining <= 0:
+            if remaining <= 0 or shutdown.is_shutting_down():
                 return None
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), min(remaining, RECHECK_SECONDS))

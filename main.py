@@ -55,6 +55,8 @@ import pages.agents  # noqa: E402  /
 import pages.auth  # noqa: E402  /login, /signup, /logout
 import pages.checkout_return  # noqa: E402  /billing/return
 import pages.settings  # noqa: E402  /settings
+from api import agent_chat as agent_chat_api  # noqa: E402
+from api import agent_keys as agent_keys_api  # noqa: E402
 from api import agents as agents_api  # noqa: E402
 from api import auth as auth_api  # noqa: E402
 from api import billing as billing_api  # noqa: E402
@@ -82,6 +84,8 @@ app.include_router(metrics_api.router)  # GET /metrics
 app.include_router(auth_api.router)  # POST /api/auth/token
 app.include_router(pages.auth.router)  # GET /login/complete, POST /logout: they give the browser a new session id
 app.include_router(agents_api.router)  # /api/agents…
+app.include_router(agent_keys_api.router)  # /api/agents/{id}/keys…
+app.include_router(agent_chat_api.router)  # POST /api/agents/{id}/chat
 app.include_router(billing_api.router)  # GET /api/billing, POST /api/billing/checkout, POST /api/billing/portal
 app.include_router(stripe_webhook_api.router)  # POST /api/webhooks/stripe
 app.include_router(github_webhook_api.router)  # POST /api/webhooks/github

@@ -84,3 +84,31 @@ def test_a_local_agent_heartbeats_its_health_and_usage(local_app: str, owner: Ac
         seen = wait_until(lambda: (body := client.get(f'/api/agents/{agent.id}').json())['usage']['requests'] == 1
                           and body, 'the request counted from a heartbeat')
     assert seen['health'] == 'healthy' and seen['last_heartbeat_at'] and seen['endpoint_url'] == endpoint
+
+
+def test_chat_from_agenthost_answers_through_the_agents_own_endpoint(local_app: str, owner: Account,
+                                                                     provider: ModelProviderDouble):
+    agent = make_agent(owner, model='gpt-4.1', system_prompt='You are Otto.')
+    deployed(local_app, owner, agent)
+    with api(local_app, owner) as client:
+        answer = client.post(f'/api/agents/{agent.id}/chat', json={'messages': [{'role': 'user', 'content': 'Hi'}]})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()['message'] == {'role': 'assistant', 'content': 'model=gpt-4.1 system=You are Otto. user=Hi'}
+    assert answer.json()['usage']['total_tokens'] > 0
+    assert provider.requests[-1].body['messages'][0] == {'role': 'system', 'content': 'You are Otto.'}
+
+
+def test_chat_with_an_agent_that_does_not_run_answers_409(local_app: str, owner: Account):
+    agent = make_agent(owner)
+    with api(local_app, owner) as client:
+        answer = client.post(f'/api/agents/{agent.id}/chat', json={'messages': [{'role': 'user', 'content': 'Hi'}]})
+    assert (answer.status_code, answer.json()['error']['code']) == (409, 'AGENT_NOT_RUNNING')
+
+
+def test_chat_with_an_agent_whose_runtime_is_gone_answers_502(local_app: str, owner: Account):
+    agent = make_agent(owner, model='gpt-4.1')
+    endpoint = deployed(local_app, owner, agent)
+    Agent.update(endpoint_url=endpoint.rsplit(':', 1)[0] + ':9').where(Agent.id == agent.id).execute()
+    with api(local_app, owner) as client:
+        answer = client.post(f'/api/agents/{agent.id}/chat', json={'messages': [{'role': 'user', 'content': 'Hi'}]})
+    assert (answer.status_code, answer.json()['error']['code']) == (502, 'AGENT_UNREACHABLE')

@@ -27,7 +27,7 @@ from models import (
 from ..platform import events, metrics, notifications
 from ..platform.errors import DomainError
 from ..platform.settings import get_settings
-from ..runtime import tokens
+from ..runtime import tokens, usage
 from . import failure_reasons
 from .agents import list_agents, owned_agent
 
@@ -87,13 +87,15 @@ class AgentState:
     agent: Agent
     job: ProvisioningJob | None
     events: list[JobEvent]
+    usage: usage.Usage
 
 
 def agent_state(*, owner: User, agent_id: int) -> AgentState:
     """Everything the agent page shows, read in one go (the page rebuilds from this after every change)."""
     with db.atomic():  # one snapshot on SQLite; elsewhere pages read again after any change (events.Coalesced)
         agent = owned_agent(owner, agent_id)
-        return AgentState(agent, last_job(agent.id), timeline(owner=owner, agent_id=agent_id, limit=100))
+        return AgentState(agent, last_job(agent.id), timeline(owner=owner, agent_id=agent_id, limit=100),
+                          usage.usage_this_period(agent.id))
 
 
 def agents_with_jobs(*, owner: User) -> list[tuple[Agent, ProvisioningJob | None]]:

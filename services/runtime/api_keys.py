@@ -77,7 +77,8 @@ def listed_keys(agent_id: int) -> list[AgentApiKey]:
                 .order_by(AgentApiKey.id))
 
 
-def revoke_key(agent_id: int, key_id: int) -> None:
+def revoke_key(agent_id: int, key_id: int) -> int:
+    """Revoke the key; answers its id."""
     with write_transaction():
         revoked = (AgentApiKey.update(revoked_at=utcnow())
                    .where((AgentApiKey.id == key_id) & (AgentApiKey.agent == agent_id)
@@ -88,6 +89,7 @@ def revoke_key(agent_id: int, key_id: int) -> None:
     if not revoked:
         raise RuntimeControlError('NOT_FOUND', 'This agent has no such key (it may be revoked already).')
     revisions.announce_new(Agent.get_by_id(agent_id))
+    return key_id
 
 
 def active_key_hashes(agent_id: int) -> list[dict]:

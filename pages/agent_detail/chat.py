@@ -30,7 +30,7 @@ class Chat:
                 .mark('chat-hint')
             self.messages = ui.column().classes('w-full gap-0').mark('chat-messages')
             with ui.row().classes('items-center gap-2 w-full no-wrap'):
-                self.input = ui.input(placeholder='Message the agent (Enter sends)').classes('flex-1') \
+                self.input = ui.input('Message', placeholder='Enter sends it to the agent').classes('flex-1') \
                     .mark('chat-input').on('keydown.enter', self.send)
                 self.button = ui.button(icon='send', on_click=self.send).props('flat').mark('chat-send')
             self.error = ui.label().classes('text-negative text-sm').mark('chat-error')

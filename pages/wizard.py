@@ -9,6 +9,7 @@ from nicegui import ui
 
 from models import User
 from services.billing import billing, plans
+from services.platform import model_providers
 from services.platform.errors import DomainError
 from services.platform.settings import get_settings
 from services.provisioning import agents
@@ -39,7 +40,11 @@ def rule(field: str):
 
 def choice(field: str, label: str) -> ui.select:
     options = agents.choices(field)
-    return ui.select(options, label=label, value=options[0], validation=rule(field)).classes('w-full').mark(field)
+    select = ui.select(options, label=label, value=options[0] if options else None, validation=rule(field)) \
+        .classes('w-full').mark(field)
+    if field == 'model' and not options:
+        ui.label(model_providers.NONE_CONFIGURED).classes('text-negative text-sm').mark('no-model-provider')
+    return select
 
 
 class Wizard:

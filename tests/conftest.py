@@ -16,12 +16,20 @@ NICEGUI_LIFESPAN = nicegui_app.router.lifespan_context
 POSTGRES_URL = os.environ.get('DATABASE_URL', '') if os.environ.get('DATABASE_URL', '').startswith('postgres') else ''
 
 
+MODEL_PROVIDERS = {'ANTHROPIC_API_KEY': 'sk-ant-tests', 'ANTHROPIC_BASE_URL': 'http://127.0.0.1:9',
+                   'OPENAI_BASE_URL': 'http://127.0.0.1:9/v1'}
+"""Both providers set up, so every model of AGENT_MODELS is offered, at a closed port (nothing calls out); tests of
+the providers themselves set their own."""
+
+
 @pytest.fixture(autouse=True)
 def isolated_environment(tmp_path, monkeypatch) -> Settings:
     for name in Settings.model_fields:
         monkeypatch.delenv(name.upper(), raising=False)
     monkeypatch.setenv('DATA_DIR', str(tmp_path / 'data'))
     monkeypatch.setenv('DATABASE_URL', POSTGRES_URL or f'sqlite:///{tmp_path}/agenthost.db')
+    for name, value in MODEL_PROVIDERS.items():
+        monkeypatch.setenv(name, value)
     settings = configure(Settings())
     models.open_database(settings.resolved_database_url)
     models.migrate()

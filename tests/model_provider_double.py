@@ -58,6 +58,8 @@ class ModelProviderDouble(HttpDouble):
     def __init__(self, *, padding_words: int = 0, piece_delay: float = 0.0) -> None:
         self.requests: list[Asked] = []
         self.failures: list[Failure] = []
+        self.required_key: str | None = None
+        """When set, the model list answers 401 to any other key (the setup checklist's live check)."""
         self.padding_words = padding_words
         self.piece_delay = piece_delay
         self.lock = threading.Lock()
@@ -104,6 +106,10 @@ class ModelProviderDouble(HttpDouble):
             send_json(handler, 404, {'error': {'message': f'no route {path}', 'type': 'not_found'}})
 
     def answer_models(self, handler: BaseHTTPRequestHandler) -> None:
+        presented = handler.headers.get('x-api-key') or handler.headers.get('authorization', '').removeprefix('Bearer ')
+        if self.required_key is not None and presented != self.required_key:
+            send_json(handler, 401, {'error': {'message': 'invalid x-api-key', 'type': 'authentication_error'}})
+            return
         send_json(handler, 200, {'object': 'list', 'data': [{'id': 'gpt-double', 'object': 'model',
                                                              'owned_by': 'double'}]})
 

@@ -17,6 +17,8 @@ SECRETS = {
     'GITHUB_WEBHOOK_SECRET': "It's a Secret to Everybody",
     'CALLBACK_SECRET': 'cb-3f9a7c1e5d2b4a6089f1',
     'STORAGE_SECRET': 'storage-8d1c0b6e2f4a9735',
+    'ANTHROPIC_API_KEY': 'sk-ant-api03-a1b2c3d4e5f6',
+    'OPENAI_API_KEY': 'sk-proj-9f8e7d6c5b4a',
 }
 SMTP_PASSWORD = 'mail-pw-5e8a1d'
 SMTP_URL = f'smtp://mailer:{SMTP_PASSWORD}@127.0.0.1:2525'

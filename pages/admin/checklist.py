@@ -19,6 +19,7 @@ class Checklist:
     async def show(self) -> None:
         checks = [*await run.io_bound(setup_checklist.stripe_checks),
                   *await run.io_bound(setup_checklist.provisioning_checks),
+                  *await run.io_bound(setup_checklist.provider_checks),
                   *setup_checklist.config_checks(reached_at=str(ui.context.client.request.base_url))]
         self.box.clear()
         with self.box:

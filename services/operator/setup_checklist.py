@@ -4,6 +4,7 @@ from urllib.parse import urlparse
 
 from ..billing import stripe_api
 from ..billing.plans import PER_AGENT_PLAN, find_plan, plans
+from ..platform import model_providers
 from ..platform.settings import get_settings
 from ..provisioning.github import GitHub, GitHubError
 
@@ -40,6 +41,23 @@ def provisioning_checks() -> list[Check]:
                                                           'AgentHost on 127.0.0.1. Set PROVISIONER=github (with '
                                                           'GITHUB_TOKEN) to give each agent a server instead.')]
     return github_checks()
+
+
+def provider_checks() -> list[Check]:
+    """Each model provider that is set up, asked for its model list; or the one thing to set when none is."""
+    kinds = model_providers.configured_kinds()
+    if not kinds:
+        return [Check('Model provider', False, model_providers.NONE_CONFIGURED)]
+    checks = []
+    for kind in kinds:
+        name = f'{"Anthropic" if kind == "anthropic" else "OpenAI-compatible"} model provider'
+        try:
+            models = model_providers.list_model_ids(kind)
+        except model_providers.ProviderError as error:
+            checks.append(Check(name, False, error.message))
+        else:
+            checks.append(Check(name, True, f'answers with {len(models)} model(s)'))
+    return checks
 
 
 def github_checks() -> list[Check]:

@@ -30,7 +30,7 @@ from .settings import Settings
 HANDLER_NAME = 'agenthost'
 MASK = '[REDACTED]'
 SECRET_SETTINGS = ('stripe_secret_key', 'stripe_webhook_secret', 'github_token', 'github_webhook_secret',
-                   'callback_secret', 'storage_secret', 'metrics_token')
+                   'callback_secret', 'storage_secret', 'metrics_token', 'anthropic_api_key', 'openai_api_key')
 MIN_SECRET_LENGTH = 4
 """Shorter configured values are not masked by value: masking every 'abc' would garble logs, and the patterns below
 still catch credentials by their shape."""

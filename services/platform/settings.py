@@ -121,6 +121,14 @@ class Settings(BaseSettings):
             raise ValueError('must be an http:// or https:// address')
         return value.rstrip('/')
 
+    @field_validator('anthropic_base_url', 'openai_base_url')
+    @classmethod
+    def check_provider_url(cls, value: str) -> str:
+        if value and not value.startswith(('http://', 'https://')):
+            raise ValueError('must be an http:// or https:// address, such as http://127.0.0.1:11434/v1 for Ollama '
+                             '(or empty for the provider\'s own)')
+        return value.rstrip('/')
+
     @property
     def provisioner_kind(self) -> Literal['github', 'local']:
         """Where agents run: a fresh install without GitHub settings runs them on this machine."""

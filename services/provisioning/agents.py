@@ -5,6 +5,7 @@ import re
 
 from models import EDITABLE_STATUSES, Agent, AgentStatus, User, is_sqlite, utcnow, valid_id, write_transaction
 
+from ..platform import model_providers
 from ..platform.errors import DomainError
 from ..platform.inputs import text_problem
 from ..platform.settings import get_settings
@@ -21,9 +22,24 @@ class AgentError(DomainError):
 
 
 def choices(field: str) -> list[str]:
-    """The configured values for `model`, `region` or `size`; the first is the default."""
+    """The values offered for `model` (those whose provider is set up), `region` or `size`; the first is the
+    default."""
     settings = get_settings()
-    return {'model': settings.agent_models, 'region': settings.agent_regions, 'size': settings.agent_sizes}[field]
+    if field == 'model':
+        return model_providers.offered_models()
+    return {'region': settings.agent_regions, 'size': settings.agent_sizes}[field]
+
+
+def model_problem(model: str) -> str | None:
+    if model in choices('model'):
+        return None
+    if not choices('model'):
+        return model_providers.NONE_CONFIGURED
+    if model in get_settings().agent_models:
+        kind = model_providers.kind_of(model)
+        setting = 'ANTHROPIC_API_KEY' if kind == 'anthropic' else 'OPENAI_API_KEY or OPENAI_BASE_URL'
+        return f'{model} needs {setting}, which is not set; choose one of: {", ".join(choices("model"))}.'
+    return f'Choose one of: {", ".join(choices("model"))}.'
 
 
 def validate_field(field: str, value: object) -> str | None:
@@ -39,6 +55,8 @@ def validate_field(field: str, value: object) -> str | None:
             return 'Use 1–64 letters, digits, spaces, dashes, underscores or dots.'
     elif field in TEXT_LIMITS and len(value) > TEXT_LIMITS[field]:
         return f'Use at most {TEXT_LIMITS[field]} characters.'
+    elif field == 'model':
+        return model_problem(value)
     elif field in CHOICE_FIELDS and value not in choices(field):
         return f'Choose one of: {", ".join(choices(field))}.'
     return None
@@ -53,7 +71,8 @@ def clean_fields(data: object, *, partial: bool) -> dict[str, str]:
             raise AgentError('INVALID_INPUT', f'Unknown field {key!r}; allowed: {", ".join(AGENT_FIELDS)}.',
                              field=str(key))
     if not partial:
-        data = {**{field: choices(field)[0] for field in CHOICE_FIELDS}, 'name': '', **data}
+        defaults = {field: options[0] for field in CHOICE_FIELDS if (options := choices(field))}
+        data = {'model': '', **defaults, 'name': '', **data}
     for field, value in data.items():
         problem = validate_field(field, value)
         if problem:

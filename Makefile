@@ -35,7 +35,8 @@ lint: $(VENV)/.lint-installed  ## ruff, mypy and hadolint, at the versions pinne
 # static/ and the migrations (peewee's runner loads them from disk by path) travel inside the binary.
 binary: $(VENV)/.binary-installed  ## one executable for Linux x86-64: dist/agenthost
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/nicegui-pack --onefile --noconfirm --name agenthost \
-		--add-data 'static:static' --add-data 'models/migrations:models/migrations' main.py
+		--add-data 'static:static' --add-data 'models/migrations:models/migrations' \
+		--collect-data swagger_ui_bundle main.py
 	@ls -l dist/agenthost
 
 smoke-test: binary  ## start the binary on a fresh data dir, wait for /healthz, create a user, stop it

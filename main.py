@@ -60,6 +60,7 @@ from api import agent_keys as agent_keys_api  # noqa: E402
 from api import agents as agents_api  # noqa: E402
 from api import auth as auth_api  # noqa: E402
 from api import billing as billing_api  # noqa: E402
+from api import docs as docs_api  # noqa: E402
 from api import errors as api_errors  # noqa: E402
 from api import fast_lane, server_limits  # noqa: E402
 from api import github_webhook as github_webhook_api  # noqa: E402
@@ -91,6 +92,8 @@ app.include_router(stripe_webhook_api.router)  # POST /api/webhooks/stripe
 app.include_router(github_webhook_api.router)  # POST /api/webhooks/github
 app.include_router(provisioning_api.router)  # POST /api/provisioning/callback, POST /api/provisioning/bootstrap
 app.include_router(runtime_api.router)  # GET /api/runtime/config, POST /api/runtime/heartbeat
+app.include_router(docs_api.router)  # GET /openapi.json, /docs
+app.add_static_files(docs_api.ASSETS_PATH, docs_api.ASSETS_FOLDER)  # Swagger UI's own files, for /docs
 app.include_router(api_errors.fallback)  # any other /api path: 404 in the API's error shape
 api_errors.install(app)  # domain errors → HTTP status and {"error": {...}}
 app.add_middleware(auth_api.AuthMiddleware)  # pages → /login, /api/* → 401 without credentials

@@ -1,34 +1,18 @@
 """`POST /api/agents/{id}/chat`: one answer of the owner's running agent, through its own endpoint."""
 from fastapi import APIRouter, Request
 from nicegui import run
-from pydantic import BaseModel
 
 from services.runtime import chat
 
+from . import schemas
 from .agents import AgentId
 from .auth import CurrentUser
 from .bodies import read_json
 
-router = APIRouter(prefix='/api/agents', tags=['agent chat'])
+router = APIRouter(prefix='/api/agents', tags=['agent chat'], responses=schemas.ERRORS)
 
 
-class ChatMessage(BaseModel):
-    role: str
-    content: str
-
-
-class ChatUsage(BaseModel):
-    prompt_tokens: int
-    completion_tokens: int
-    total_tokens: int
-
-
-class ChatAnswer(BaseModel):
-    message: ChatMessage
-    usage: ChatUsage
-
-
-@router.post('/{agent_id}/chat', response_model=ChatAnswer)
+@router.post('/{agent_id}/chat', response_model=schemas.ChatAnswer, openapi_extra=schemas.body(schemas.ChatRequest))
 async def chat_with_agent(user: CurrentUser, agent_id: AgentId, request: Request) -> dict:
     body = await read_json(request)
     messages = chat.clean_messages(body.get('messages'))

@@ -2,35 +2,17 @@
 
 from fastapi import APIRouter, Request, Response
 from nicegui import run
-from pydantic import BaseModel
 
 from models import User
 from services.provisioning import agents
 from services.runtime import api_keys
 
+from . import schemas
 from .agents import AgentId, iso
 from .auth import CurrentUser
 from .bodies import read_json
 
-router = APIRouter(prefix='/api/agents', tags=['agent keys'])
-
-
-class CreatedKey(BaseModel):
-    id: int
-    name: str
-    key: str
-    created_at: str
-
-
-class ListedKey(BaseModel):
-    id: int
-    name: str
-    created_at: str
-    last_used_at: str | None
-
-
-class KeyList(BaseModel):
-    keys: list[ListedKey]
+router = APIRouter(prefix='/api/agents', tags=['agent keys'], responses=schemas.ERRORS)
 
 
 def listed(agent_id: int) -> dict:
@@ -42,7 +24,8 @@ def owned_agent_id(user: User, agent_id: int) -> int:
     return agents.get_agent(owner=user, agent_id=agent_id).id
 
 
-@router.post('/{agent_id}/keys', status_code=201, response_model=CreatedKey)
+@router.post('/{agent_id}/keys', status_code=201, response_model=schemas.CreatedKey,
+             openapi_extra=schemas.body(schemas.KeyRequest))
 async def create_key(user: CurrentUser, agent_id: AgentId, request: Request) -> dict:
     body = await read_json(request)
     await run.io_bound(owned_agent_id, user, agent_id)
@@ -50,7 +33,7 @@ async def create_key(user: CurrentUser, agent_id: AgentId, request: Request) -> 
     return {'id': key.id, 'name': key.name, 'key': key.key, 'created_at': iso(key.created_at)}
 
 
-@router.get('/{agent_id}/keys', response_model=KeyList)
+@router.get('/{agent_id}/keys', response_model=schemas.KeyList)
 async def list_keys(user: CurrentUser, agent_id: AgentId) -> dict:
     await run.io_bound(owned_agent_id, user, agent_id)
     return await run.io_bound(listed, agent_id)

@@ -10,13 +10,14 @@ from services import provisioning
 from services.provisioning import agents, failure_reasons
 from services.runtime import usage
 
+from . import schemas
 from .auth import CurrentUser
 from .bodies import read_json
 
 AgentId = Annotated[int, Path(ge=1, le=MAX_ID)]
 """Ids the database can hold; others answer 422 naming `agent_id` instead of overflowing the driver."""
 
-router = APIRouter(prefix='/api/agents', tags=['agents'])
+router = APIRouter(prefix='/api/agents', tags=['agents'], responses=schemas.ERRORS)
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -59,38 +60,38 @@ def event_to_json(event: JobEvent) -> dict:
             'message': failure_reasons.event_message(event, details=False)}
 
 
-@router.post('', status_code=201)
+@router.post('', status_code=201, response_model=schemas.Agent, openapi_extra=schemas.body(schemas.AgentFields))
 async def create_agent(user: CurrentUser, request: Request) -> dict:
     body = await read_json(request)
     agent = await run.io_bound(agents.create_agent, owner=user, data=body)
     return await run.io_bound(agent_to_json, agent, None)  # a draft: no job
 
 
-@router.get('')
+@router.get('', response_model=schemas.AgentList)
 async def list_agents(user: CurrentUser) -> dict:
     return {'agents': await run.io_bound(agents_to_json, user)}
 
 
-@router.get('/{agent_id}')
+@router.get('/{agent_id}', response_model=schemas.Agent)
 async def get_agent(user: CurrentUser, agent_id: AgentId) -> dict:
     agent = await run.io_bound(agents.get_agent, owner=user, agent_id=agent_id)
     return await run.io_bound(agent_to_json, agent)
 
 
-@router.patch('/{agent_id}')
+@router.patch('/{agent_id}', response_model=schemas.Agent, openapi_extra=schemas.body(schemas.AgentFields))
 async def update_agent(user: CurrentUser, agent_id: AgentId, request: Request) -> dict:
     body = await read_json(request)
     agent = await run.io_bound(agents.update_agent, owner=user, agent_id=agent_id, data=body)
     return await run.io_bound(agent_to_json, agent)
 
 
-@router.delete('/{agent_id}', status_code=202)
+@router.delete('/{agent_id}', status_code=202, response_model=schemas.Agent)
 async def delete_agent(user: CurrentUser, agent_id: AgentId) -> dict:
     agent = await run.io_bound(provisioning.request_delete, owner=user, agent_id=agent_id)
     return await run.io_bound(agent_to_json, agent)
 
 
-@router.post('/{agent_id}/deploy', status_code=202)
+@router.post('/{agent_id}/deploy', status_code=202, response_model=schemas.JobAnswer)
 async def deploy_agent(user: CurrentUser, agent_id: AgentId,
                        idempotency_key: str | None = Header(None, max_length=200)) -> dict:
     job = await run.io_bound(provisioning.request_deploy, owner=user, agent_id=agent_id,
@@ -98,22 +99,22 @@ async def deploy_agent(user: CurrentUser, agent_id: AgentId,
     return {'job': job_to_json(job)}
 
 
-@router.post('/{agent_id}/stop', status_code=202)
+@router.post('/{agent_id}/stop', status_code=202, response_model=schemas.JobAnswer)
 async def stop_agent(user: CurrentUser, agent_id: AgentId) -> dict:
     return {'job': job_to_json(await run.io_bound(provisioning.stop_agent, owner=user, agent_id=agent_id))}
 
 
-@router.post('/{agent_id}/retry', status_code=202)
+@router.post('/{agent_id}/retry', status_code=202, response_model=schemas.JobAnswer)
 async def retry_agent(user: CurrentUser, agent_id: AgentId) -> dict:
     return {'job': job_to_json(await run.io_bound(provisioning.retry, owner=user, agent_id=agent_id))}
 
 
-@router.post('/{agent_id}/cancel', status_code=202)
+@router.post('/{agent_id}/cancel', status_code=202, response_model=schemas.JobAnswer)
 async def cancel_job(user: CurrentUser, agent_id: AgentId) -> dict:
     return {'job': job_to_json(await run.io_bound(provisioning.cancel, owner=user, agent_id=agent_id))}
 
 
-@router.get('/{agent_id}/events')
+@router.get('/{agent_id}/events', response_model=schemas.Timeline)
 async def agent_events(user: CurrentUser, agent_id: AgentId) -> dict:
     timeline = await run.io_bound(provisioning.timeline, owner=user, agent_id=agent_id)
     return {'events': [event_to_json(event) for event in timeline]}

@@ -10,14 +10,15 @@ from models import User
 from services.accounts import accounts
 from services.accounts.accounts import AccountError
 
-from . import csrf
+from . import csrf, schemas
 from .bodies import read_json
 
 PUBLIC_PREFIXES = ('/login', '/signup', '/healthz', '/metrics', '/_nicegui', '/static', '/favicon.ico',
-                   '/api/webhooks/', '/api/provisioning/callback', '/api/provisioning/bootstrap', '/api/auth/token')
+                   '/api/webhooks/', '/api/provisioning/callback', '/api/provisioning/bootstrap', '/api/auth/token',
+                   '/openapi.json', '/docs')
 UNAUTHENTICATED = AccountError('UNAUTHENTICATED', 'Log in, or send an API token as "Authorization: Bearer <token>".')
 
-router = APIRouter(prefix='/api/auth', tags=['auth'])
+router = APIRouter(prefix='/api/auth', tags=['auth'], responses=schemas.ERRORS)
 
 
 class AuthMiddleware(BaseHTTPMiddleware):
@@ -52,7 +53,8 @@ async def current_user(request: Request) -> User:
 CurrentUser = Annotated[User, Depends(current_user)]
 
 
-@router.post('/token', status_code=201)
+@router.post('/token', status_code=201, response_model=schemas.TokenAnswer,
+             openapi_extra=schemas.body(schemas.TokenRequest))
 async def exchange_password_for_token(request: Request) -> dict:
     """Lets scripts get an API token with email and password; throttled like the login page."""
     body = await read_json(request)

@@ -4,10 +4,12 @@ from nicegui import run
 
 from services.provisioning import callbacks
 
-router = APIRouter(prefix='/api/webhooks', tags=['webhooks'])
+from . import schemas
+
+router = APIRouter(prefix='/api/webhooks', tags=['webhooks'], responses=schemas.ERRORS)
 
 
-@router.post('/github')
+@router.post('/github', response_model=schemas.WebhookReceipt)
 async def github_webhook(request: Request) -> dict:
     body = await request.body()  # the signature covers the raw bytes
     return await run.io_bound(callbacks.receive_github_webhook, body, dict(request.headers))

@@ -6,16 +6,18 @@ from nicegui import run
 from services.provisioning import callbacks
 from services.runtime import bootstrap
 
-router = APIRouter(prefix='/api/provisioning', tags=['provisioning'])
+from . import schemas
+
+router = APIRouter(prefix='/api/provisioning', tags=['provisioning'], responses=schemas.ERRORS)
 
 
-@router.post('/callback')
+@router.post('/callback', response_model=schemas.CallbackAnswer, openapi_extra=schemas.body(schemas.CallbackRequest))
 async def provisioning_callback(request: Request) -> dict:
     body = await request.body()  # the signature covers the raw bytes
     return await run.io_bound(callbacks.receive_callback, body, request.headers.get('x-agenthost-signature'))
 
 
-@router.post('/bootstrap')
+@router.post('/bootstrap', response_model=schemas.BootstrapAnswer, openapi_extra=schemas.body(schemas.JobIdRequest))
 async def provisioning_bootstrap(request: Request) -> dict:
     body = await request.body()  # the signature covers the raw bytes
     return await run.io_bound(bootstrap.bootstrap, body, request.headers.get('x-agenthost-signature'))

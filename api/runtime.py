@@ -4,47 +4,17 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response
 from nicegui import run
-from pydantic import BaseModel
 
 from models import MAX_ID
 from services.runtime import config, heartbeats, tokens
 
+from . import schemas
 from .bodies import read_json
 
-router = APIRouter(prefix='/api/runtime', tags=['runtime'])
+router = APIRouter(prefix='/api/runtime', tags=['runtime'], responses=schemas.ERRORS)
 
 
-class ConfigAgent(BaseModel):
-    id: int
-    name: str
-    model: str
-    system_prompt: str
-
-
-class ConfigProvider(BaseModel):
-    kind: str
-    base_url: str | None
-    api_key: str
-
-
-class ConfigKey(BaseModel):
-    id: int
-    sha256: str
-
-
-class RuntimeConfig(BaseModel):
-    revision: int
-    agent: ConfigAgent
-    provider: ConfigProvider
-    api_keys: list[ConfigKey]
-    heartbeat_seconds: float
-
-
-class HeartbeatAnswer(BaseModel):
-    revision: int
-
-
-@router.get('/config', response_model=RuntimeConfig, responses={204: {'description': 'no newer revision came'}})
+@router.get('/config', response_model=schemas.RuntimeConfig, responses={204: {'description': 'no newer revision came'}})
 async def runtime_config(request: Request, authorization: Annotated[str | None, Header()] = None,
                          after: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None) -> object:
     """The agent's config; with `after=N`, waits up to 25 s for a newer revision (204 when none came)."""
@@ -54,7 +24,8 @@ async def runtime_config(request: Request, authorization: Annotated[str | None, 
     return Response(status_code=204) if answer is None else answer
 
 
-@router.post('/heartbeat', response_model=HeartbeatAnswer)
+@router.post('/heartbeat', response_model=schemas.HeartbeatAnswer,
+             openapi_extra=schemas.body(schemas.HeartbeatRequest))
 async def runtime_heartbeat(request: Request, authorization: Annotated[str | None, Header()] = None) -> dict:
     agent_id = await run.io_bound(tokens.agent_id_for, authorization)
     body = await read_json(request)

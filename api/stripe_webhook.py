@@ -5,11 +5,15 @@ from nicegui import run
 
 from services.billing import stripe_webhooks
 
-router = APIRouter(prefix='/api/webhooks', tags=['webhooks'])
+from . import schemas
+
+router = APIRouter(prefix='/api/webhooks', tags=['webhooks'], responses=schemas.ERRORS)
 
 
-@router.post('/stripe')
+@router.post('/stripe', response_model=schemas.WebhookReceipt)
 async def receive_stripe_event(request: Request) -> JSONResponse:
+    """Stripe's signed event (`Stripe-Signature`); answered as it is stored, without checking the answer's shape:
+    this is the hottest path."""
     payload = await request.body()
     receipt = await run.io_bound(stripe_webhooks.receive, payload=payload,
                                  signature=request.headers.get('stripe-signature'), headers=dict(request.headers))

@@ -1,10 +1,11 @@
 import pytest
 from nicegui.testing import User
 
-from models import CompGrant, WebhookEvent
+from models import CompGrant, WebhookEvent, write_transaction
 from services import provisioning
 from services.accounts import accounts
 from services.billing import billing, stripe_webhooks
+from services.runtime import usage
 from tests.factories import PASSWORD, make_agent, make_entitled_user, make_user
 from tests.github_double import Answer
 from tests.pages_support import log_in, log_in_as_admin
@@ -213,3 +214,12 @@ async def test_checklist_names_a_stripe_key_stripe_refuses(stripe_double, monkey
 async def test_checklist_names_a_missing_webhook_secret(stripe_double, monkeypatch, user: User):
     reconfigure(monkeypatch, STRIPE_WEBHOOK_SECRET=None)
     await admin_page_shows(user, 'STRIPE_WEBHOOK_SECRET is unset')
+
+
+async def test_admin_sees_this_periods_usage_by_model(user: User):
+    await log_in_as_admin(user)
+    agent = make_agent(make_user('customer@example.com'))
+    with write_transaction():
+        usage.add_usage(agent.id, 'claude-sonnet-4-5', {'requests': 2, 'input_tokens': 20, 'output_tokens': 40})
+    await user.open('/admin')
+    await user.should_see('2 requests, 20 input and 40 output tokens', retries=50)

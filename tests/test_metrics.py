@@ -4,9 +4,11 @@ import pytest
 from nicegui import Client
 from nicegui.testing import User
 
-from models import db
+from models import db, write_transaction
 from services.platform import metrics
 from services.platform.settings import Settings, configure
+from services.runtime import usage
+from tests.factories import make_agent, make_user
 from tests.stripe_double import StripeDouble, deliver, stripe_double  # noqa: F401
 
 METRIC_NAMES = ('agenthost_webhook_deliveries_total', 'agenthost_jobs', 'agenthost_dispatch_attempts_total',
@@ -99,3 +101,12 @@ async def test_metrics_with_a_token_setting_answer_that_bearer_token(user: User,
     configure(Settings())
     response = await user.http_client.get('/metrics', headers={'Authorization': 'Bearer scrape-secret'})
     assert response.status_code == 200 and '# TYPE agenthost_jobs ' in response.text
+
+
+async def test_usage_this_period_is_counted_by_model(user: User):
+    agent = make_agent(make_user())
+    with write_transaction():
+        usage.add_usage(agent.id, 'gpt-4.1', {'requests': 3, 'input_tokens': 30, 'output_tokens': 60})
+    text = (await user.http_client.get('/metrics')).text
+    assert 'agenthost_usage_requests{model="gpt-4.1"} 3.0' in text
+    assert 'agenthost_usage_output_tokens{model="gpt-4.1"} 60.0' in text

@@ -1,4 +1,5 @@
-"""`/admin`: setup checklist, accounts with comp grants, jobs, and webhook events with Reprocess (admins only).
+"""`/admin`: setup checklist, accounts with comp grants, usage by model, jobs, and webhook events with Reprocess
+(admins only).
 
 Each section is a module of this package, listed once in `SECTIONS`: a class built inside the page's frame with
 the signed-in admin, whose `show()` (re)reads what it lists.
@@ -14,6 +15,7 @@ from ..frame import frame, signed_in_user
 from .accounts import Accounts
 from .checklist import Checklist
 from .jobs import Jobs
+from .usage import Usage
 from .webhook_events import WebhookEvents
 
 
@@ -25,7 +27,7 @@ class Section(Protocol):
         """(Re)read what the section lists and draw it."""
 
 
-SECTIONS: tuple[Callable[[User], Section], ...] = (Checklist, Accounts, Jobs, WebhookEvents)
+SECTIONS: tuple[Callable[[User], Section], ...] = (Checklist, Accounts, Usage, Jobs, WebhookEvents)
 """The page's sections, top to bottom."""
 
 

@@ -82,6 +82,31 @@ class JobsCollector:
 
 registry.register(JobsCollector())
 
+USAGE_METRICS = (('requests', 'Chat requests'), ('input_tokens', 'Input tokens'), ('output_tokens', 'Output tokens'))
+
+
+class UsageCollector:
+    """`agenthost_usage_{requests,input_tokens,output_tokens}{model}`: what agents used this billing period (the
+    calendar month, UTC), from their heartbeats; they start again from 0 with each period."""
+
+    def collect(self):
+        from ..runtime.usage import usage_by_model_this_period  # the runtime's domain builds on this one
+        families = [GaugeMetricFamily(f'agenthost_usage_{name}', f'{text} of all agents this billing period, by '
+                                                                 'model.', labels=['model'])
+                    for name, text in USAGE_METRICS]
+        try:
+            rows = usage_by_model_this_period()
+        except peewee.DatabaseError as error:
+            log.warning('metrics could not sum usage: %s', error)
+            rows = []
+        for model, *values in rows:
+            for family, value in zip(families, values, strict=True):
+                family.add_metric([model], value)
+        yield from families
+
+
+registry.register(UsageCollector())
+
 
 def exposition() -> bytes:
     """The text a Prometheus scrape receives; reads the database, so call it off the event loop."""

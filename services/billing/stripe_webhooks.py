@@ -6,7 +6,6 @@ survives a restart (the event row is the queue) and keeps failures with their tr
 """
 import json
 import logging
-import random
 import traceback
 from dataclasses import dataclass
 from datetime import timedelta
@@ -18,15 +17,15 @@ from models import EventStatus, WebhookDelivery, WebhookEvent, utcnow, write_tra
 
 from ..platform import events, metrics, notifications
 from ..platform.errors import DomainError
+from ..platform.retry import RetryPolicy
 from ..platform.settings import get_settings
 from . import billing
 from .stripe_api import StripeCallError
 
 SOURCE = 'stripe'
 SIGNATURE_TOLERANCE_SECONDS = 300
-MAX_ATTEMPTS = 8
-BACKOFF_BASE_SECONDS = 2.0
-BACKOFF_CAP_SECONDS = 15 * 60
+RETRY = RetryPolicy(base_seconds=2.0, cap_seconds=15 * 60, attempts=8)
+"""Processing retries: a transient Stripe or database failure is tried again, at most eight times in all."""
 LEASE = timedelta(minutes=5)
 """A claimed event whose worker died is taken up again after this long."""
 RECORDED_HEADERS = ('user-agent', 'content-type', 'content-length', 'x-forwarded-for')
@@ -197,8 +196,8 @@ def _invoice_subscription(invoice: dict) -> str | None:
 
 
 def _record_failure(event: WebhookEvent, message: str, *, retry: bool) -> EventStatus:
-    status = EventStatus.PENDING if retry and event.attempts < MAX_ATTEMPTS else EventStatus.FAILED
-    delay = random.uniform(0, min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** event.attempts))  # full jitter
+    status = EventStatus.PENDING if retry and not RETRY.exhausted(event.attempts) else EventStatus.FAILED
+    delay = RETRY.delay(event.attempts)
     (WebhookEvent.update(status=status, last_error=message, traceback=traceback.format_exc(),
                          next_attempt_at=(utcnow() + timedelta(seconds=delay)
                                           if status == EventStatus.PENDING else None))

@@ -14,7 +14,7 @@ from models import Agent, JobStatus, ProvisioningJob, utcnow, write_transaction
 from ..platform import metrics, notifications
 from ..platform.settings import get_settings
 from . import local
-from .github import GitHub, GitHubError, Run, backoff_seconds
+from .github import GitHub, GitHubError, Run, dispatch_retry
 from .jobs import _announce, _event, _finish, provisioning_is_configured
 
 log = logging.getLogger('services.provisioning')
@@ -135,8 +135,9 @@ def _dispatch_failed(job: ProvisioningJob, token: str, error: GitHubError) -> No
     settings = get_settings()
     Job = ProvisioningJob
     now = utcnow()
-    if error.transient and job.attempts < settings.github_dispatch_attempts:
-        delay = backoff_seconds(job.attempts, settings=settings, wait=error.wait)
+    policy = dispatch_retry(settings)
+    if error.transient and not policy.exhausted(job.attempts):
+        delay = policy.delay(job.attempts - 1, error.wait)  # the first retry waits up to the base
         if error.maybe_sent:  # give GitHub's run list time to show a run the lost request may have started
             delay = max(delay, min(RUN_LISTING_DELAY, settings.github_retry_max_seconds))
         with write_transaction():
@@ -147,9 +148,8 @@ def _dispatch_failed(job: ProvisioningJob, token: str, error: GitHubError) -> No
                 .where((Job.id == job.id) & (Job.status == JobStatus.DISPATCHING) & (Job.claim_token == token)) \
                 .execute()
             if moved:
-                attempts = settings.github_dispatch_attempts
                 _event(job.id, 'retry_scheduled', f'{error.message} Trying again in {delay:.1f} s '
-                                                  f'(attempt {job.attempts + 1} of {attempts}).')
+                                                  f'(attempt {job.attempts + 1} of {policy.attempts}).')
         log.warning('job %s: transient GitHub failure, retry in %.1f s: %s', job.id, delay, error.message)
     else:
         message = error.message if not error.transient else \

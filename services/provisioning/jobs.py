@@ -21,6 +21,7 @@ from models import (
     User,
     db,
     is_sqlite,
+    read_transaction,
     utcnow,
 )
 
@@ -91,7 +92,7 @@ class AgentState:
 
 def agent_state(*, owner: User, agent_id: int) -> AgentState:
     """Everything the agent page shows, read in one go (the page rebuilds from this after every change)."""
-    with db.atomic():  # one snapshot on SQLite; elsewhere pages read again after any change (events.Coalesced)
+    with read_transaction():  # one snapshot on SQLite; elsewhere pages read again after any change (events.Coalesced)
         agent = owned_agent(owner, agent_id)
         return AgentState(agent, last_job(agent.id), timeline(owner=owner, agent_id=agent_id, limit=100))
 

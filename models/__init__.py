@@ -9,6 +9,7 @@ from .database import (
     migrate,
     open_database,
     parse_id,
+    read_transaction,
     utcnow,
     valid_id,
     write_transaction,
@@ -42,5 +43,5 @@ __all__ = [
     'AgentHealth', 'AgentRevision', 'AgentStatus', 'AgentUsage', 'ApiToken', 'BaseModel', 'CompGrant',
     'EntitlementLoss', 'EventStatus', 'JobEvent', 'JobKind', 'JobStatus', 'ProvisioningJob', 'RuntimeBoot',
     'RuntimeToken', 'StripeCustomer', 'Subscription', 'User', 'WebhookDelivery', 'WebhookEvent', 'db', 'is_sqlite',
-    'migrate', 'open_database', 'parse_id', 'utcnow', 'valid_id', 'write_transaction',
+    'migrate', 'open_database', 'parse_id', 'read_transaction', 'utcnow', 'valid_id', 'write_transaction',
 ]

@@ -68,3 +68,9 @@ def write_transaction() -> peewee._atomic:
     between, without waiting out the busy timeout; `BEGIN IMMEDIATE` takes the write lock up front, so writers queue.
     PostgreSQL needs nothing more (rows are locked with FOR UPDATE where it matters)."""
     return db.atomic('IMMEDIATE') if is_sqlite() else db.atomic()
+
+
+def read_transaction() -> peewee._atomic:
+    """A read-only transaction: one consistent snapshot for several reads (SQLite's deferred transaction takes no
+    write lock, so readers never queue behind writers). Anything that writes opens `write_transaction` instead."""
+    return db.atomic()

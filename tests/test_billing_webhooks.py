@@ -426,7 +426,7 @@ def test_processing_retries_back_off_exponentially_with_full_jitter(stripe_doubl
         return delays
 
     for attempt in (1, 3, 5, 7):
-        ceiling = stripe_webhooks.BACKOFF_BASE_SECONDS * 2 ** attempt  # doubles with every attempt
+        ceiling = stripe_webhooks.RETRY.base_seconds * 2 ** attempt  # doubles with every attempt
         delays = delays_after(attempt)
         assert max(delays) <= ceiling + 1, (attempt, delays)
         assert min(delays) < ceiling / 2 < max(delays), (attempt, delays)  # spread over the whole range: jitter

@@ -1,4 +1,5 @@
 import threading
+from pathlib import Path
 
 import peewee
 import pytest
@@ -44,3 +45,13 @@ def test_each_thread_has_its_own_connection_to_the_same_data():
     thread.start()
     thread.join()
     assert seen == [True]
+
+
+def test_transactions_are_opened_only_through_the_models_helpers():
+    """Writers open `write_transaction()` (BEGIN IMMEDIATE on SQLite), readers `read_transaction()`; a bare
+    `db.atomic()` elsewhere would bring back SQLite's `database is locked` on a lock upgrade."""
+    root = Path(__file__).resolve().parent.parent
+    sources = [path for folder in ('api', 'pages', 'services', 'models') for path in (root / folder).rglob('*.py')]
+    offenders = [str(path.relative_to(root)) for path in [*sources, root / 'main.py']
+                 if '.atomic(' in path.read_text() and path != root / 'models' / 'database.py']
+    assert offenders == []

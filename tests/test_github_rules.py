@@ -9,9 +9,10 @@ import pytest
 from nicegui.testing import User
 
 from models import ProvisioningJob
+from services.platform import retry as retry_service
 from services.platform.settings import Settings, configure
 from services.provisioning import github as github_service
-from services.provisioning.github import GitHub, GitHubError, backoff_seconds
+from services.provisioning.github import GitHub, GitHubError, dispatch_retry
 from tests.factories import make_agent
 from tests.github_double import Answer, GitHubDouble, github_time
 from tests.provisioning_support import deploy, dispatched_job, eventually, github, headers, owner  # noqa: F401
@@ -47,11 +48,11 @@ def test_a_primary_rate_limit_waits_until_githubs_reset_time(github: GitHubDoubl
     error = refused.value
     assert error.transient
     assert reset - time.time() - 5 <= error.wait <= reset - time.time() + 1
-    assert backoff_seconds(1, settings=Settings(), wait=error.wait) == error.wait
+    assert dispatch_retry(Settings()).delay(0, error.wait) == error.wait
 
 
 class FakeRandom:
-    """Stands in for `random` in services.provisioning.github: records each jitter range, picks a known point in it."""
+    """Stands in for `random` in services.platform.retry: records each jitter range, picks a known point in it."""
     def __init__(self) -> None:
         self.ranges: list[tuple[float, float]] = []
 
@@ -62,17 +63,17 @@ class FakeRandom:
 
 def test_dispatch_retries_back_off_exponentially_with_full_jitter_up_to_the_maximum(monkeypatch):
     fake = FakeRandom()
-    monkeypatch.setattr(github_service, 'random', fake)
+    monkeypatch.setattr(retry_service, 'random', fake)
     settings = Settings(github_retry_base_seconds=2, github_retry_max_seconds=30)
-    delays = [backoff_seconds(attempt, settings=settings) for attempt in range(1, 7)]
+    delays = [dispatch_retry(settings).delay(attempt - 1) for attempt in range(1, 7)]
     assert fake.ranges == [(0, 2), (0, 4), (0, 8), (0, 16), (0, 30), (0, 30)]
     assert delays == [0.5, 1.0, 2.0, 4.0, 7.5, 7.5]
 
 
 def test_back_off_is_spread_by_the_random_source(monkeypatch):
-    monkeypatch.setattr(github_service, 'random', random.Random(10))
+    monkeypatch.setattr(retry_service, 'random', random.Random(10))
     settings = Settings(github_retry_base_seconds=2, github_retry_max_seconds=30)
-    delays = {backoff_seconds(4, settings=settings) for _ in range(20)}
+    delays = {dispatch_retry(settings).delay(3) for _ in range(20)}
     assert len(delays) > 1 and all(0 <= delay <= 16 for delay in delays)
 
 

@@ -73,7 +73,7 @@ async def test_a_repeated_delivery_is_stored_once_and_changes_nothing(github: Gi
     response = await user.http_client.post(URL, content=body, headers=headers)
     assert response.status_code == 200 and response.json()['duplicate'] is True
     assert WebhookEvent.select().count() == 1
-    assert [d.result for d in WebhookDelivery.select().order_by(WebhookDelivery.id)] == ['received', 'duplicate']
+    assert [d.result for d in WebhookDelivery.select().order_by(WebhookDelivery.id)] == ['accepted', 'duplicate']
     assert reload(job).updated_at == failed_at
 
 

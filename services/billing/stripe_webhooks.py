@@ -6,37 +6,32 @@ survives a restart (the event row is the queue) and keeps failures with their tr
 """
 import json
 import logging
-import random
-import traceback
 from dataclasses import dataclass
 from datetime import timedelta
 
 import peewee
 import stripe
 
-from models import EventStatus, WebhookDelivery, WebhookEvent, utcnow, write_transaction
+from models import EventStatus, WebhookEvent, utcnow
 
-from ..platform import events, metrics, notifications
+from ..platform import events, metrics, notifications, webhook_store
 from ..platform.errors import DomainError
+from ..platform.retry import RetryPolicy
 from ..platform.settings import get_settings
+from ..platform.webhook_store import WebhookError
 from . import billing
 from .stripe_api import StripeCallError
 
 SOURCE = 'stripe'
 SIGNATURE_TOLERANCE_SECONDS = 300
-MAX_ATTEMPTS = 8
-BACKOFF_BASE_SECONDS = 2.0
-BACKOFF_CAP_SECONDS = 15 * 60
+RETRY = RetryPolicy(base_seconds=2.0, cap_seconds=15 * 60, attempts=8)
+"""Processing retries: a transient Stripe or database failure is tried again, at most eight times in all."""
 LEASE = timedelta(minutes=5)
 """A claimed event whose worker died is taken up again after this long."""
 RECORDED_HEADERS = ('user-agent', 'content-type', 'content-length', 'x-forwarded-for')
 """Kept in the delivery log; the signature is left out like every other credential-like value."""
 
 log = logging.getLogger(__name__)
-
-
-class WebhookError(DomainError):
-    pass
 
 
 @dataclass
@@ -61,18 +56,13 @@ def receive(*, payload: bytes, signature: str | None, headers: dict[str, str]) -
         log.warning('stripe delivery refused: its signature does not verify with STRIPE_WEBHOOK_SECRET')
         raise WebhookError('BAD_SIGNATURE', f'The Stripe-Signature does not verify: {error}') from None
     kept = {name: value for name, value in headers.items() if name.lower() in RECORDED_HEADERS}
-    with write_transaction():
-        inserted = (WebhookEvent.insert(source=SOURCE, event_id=event_id, type=event_type,
-                                        object_key=_object_key(event), payload=payload.decode('utf-8'))
-                    .on_conflict_ignore().as_rowcount().execute())
-        WebhookDelivery.create(source=SOURCE, event_id=event_id, headers=json.dumps(kept),
-                               result='accepted' if inserted else 'duplicate')
-    metrics.webhook_deliveries.labels(source=SOURCE, result='accepted' if inserted else 'duplicate').inc()
+    stored = webhook_store.store(source=SOURCE, event_id=event_id, type=event_type, payload=payload.decode('utf-8'),
+                                 headers=kept, object_key=_object_key(event))
     log.info('stripe event received', extra={'event_id': event_id, 'event_type': event_type,
-                                              'duplicate': not inserted})
-    if inserted:
+                                              'duplicate': not stored.is_new})
+    if stored.is_new:
         events.stripe_event_received()  # after the commit: the worker processes it off the request
-    return Receipt(event_id=event_id, is_new=bool(inserted))
+    return Receipt(event_id=event_id, is_new=stored.is_new)
 
 
 def process(event_id: str) -> str | None:
@@ -84,14 +74,13 @@ def process(event_id: str) -> str | None:
     try:
         status = _handle(json.loads(event.payload))
     except StripeCallError as error:
-        return _record_failure(event, error.message, retry=error.transient)
+        return webhook_store.record_failure(event, error.message, retry=RETRY if error.transient else None)
     except (peewee.OperationalError, peewee.InterfaceError) as error:  # a locked or restarting database passes
-        return _record_failure(event, f'{type(error).__name__}: {error}', retry=True)
+        return webhook_store.record_failure(event, f'{type(error).__name__}: {error}', retry=RETRY)
     except Exception as error:  # noqa: BLE001 — any handler bug is kept with its traceback for reprocessing
         message = error.message if isinstance(error, DomainError) else f'{type(error).__name__}: {error}'
-        return _record_failure(event, message, retry=False)
-    (WebhookEvent.update(status=status, processed_at=utcnow(), next_attempt_at=None, last_error='', traceback='')
-     .where(WebhookEvent.id == event.id).execute())
+        return webhook_store.record_failure(event, message)
+    webhook_store.record_outcome(event, status)
     if status == EventStatus.PROCESSED and event.object_key:
         _settle_covered_events(event, reread_from)
     return status
@@ -133,17 +122,11 @@ def _next_due_event_id() -> str | None:
 
 def reprocess(event_id: str) -> str | None:
     """Run a stored event again, whatever became of it before (admin button, `stripe reprocess --id`)."""
-    updated = (WebhookEvent.update(status=EventStatus.PENDING, attempts=0, next_attempt_at=None)
-               .where((WebhookEvent.source == SOURCE) & (WebhookEvent.event_id == event_id)).execute())
-    if not updated:
-        raise WebhookError('NOT_FOUND', f'No stored Stripe event {event_id}.')
-    return process(event_id)
+    return webhook_store.reprocess(SOURCE, event_id, process)
 
 
 def reprocess_failed() -> dict[str, str | None]:
-    failed = WebhookEvent.select(WebhookEvent.event_id).where((WebhookEvent.source == SOURCE)
-                                                              & (WebhookEvent.status == EventStatus.FAILED))
-    return {row.event_id: reprocess(row.event_id) for row in list(failed)}
+    return webhook_store.reprocess_failed(SOURCE, process)
 
 
 def _claim(event_id: str) -> bool:
@@ -194,13 +177,3 @@ def _invoice_subscription(invoice: dict) -> str | None:
     details = ((invoice.get('parent') or {}).get('subscription_details') or {})
     subscription = details.get('subscription') or invoice.get('subscription')
     return subscription if isinstance(subscription, str) else (subscription or {}).get('id')
-
-
-def _record_failure(event: WebhookEvent, message: str, *, retry: bool) -> EventStatus:
-    status = EventStatus.PENDING if retry and event.attempts < MAX_ATTEMPTS else EventStatus.FAILED
-    delay = random.uniform(0, min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** event.attempts))  # full jitter
-    (WebhookEvent.update(status=status, last_error=message, traceback=traceback.format_exc(),
-                         next_attempt_at=(utcnow() + timedelta(seconds=delay)
-                                          if status == EventStatus.PENDING else None))
-     .where(WebhookEvent.id == event.id).execute())
-    return status

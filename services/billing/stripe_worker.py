@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from nicegui import background_tasks
 
 from ..platform import events
-from ..provisioning.scheduler import BackgroundWorker
+from ..platform.workers import BackgroundWorker
 from . import billing, stripe_webhooks
 
 TICK_SECONDS = 5.0
@@ -25,24 +25,19 @@ class StripeEventWorker(BackgroundWorker):
     threads = 1
 
     def __init__(self) -> None:
-        super().__init__()
-        self.passes = events.Coalesced(self._pass)
+        super().__init__(wakes_on=events.stripe_event_stored)
         self.gathering: asyncio.TimerHandle | None = None
 
     def ticks(self) -> list[tuple[Callable[[], Awaitable[None]], float]]:
         return [(self.work, TICK_SECONDS), (self.enforce, ENFORCEMENT_SECONDS)]
 
-    def started(self) -> None:
-        events.stripe_event_stored.subscribe(self.wake)
-        background_tasks.create(self.work(), name='stripe events: left over from before the start')
-
     def stopping(self) -> None:
-        events.stripe_event_stored.unsubscribe(self.wake)
         if self.gathering is not None:
             self.gathering.cancel()
             self.gathering = None
 
-    def wake(self) -> None:
+    def wake(self, *args: object) -> None:
+        """Gather a burst of deliveries for a moment, so one re-read from Stripe settles them."""
         if self.running and self.gathering is None:
             self.gathering = asyncio.get_running_loop().call_later(GATHER_SECONDS, self._gathered)
 
@@ -51,11 +46,7 @@ class StripeEventWorker(BackgroundWorker):
         if self.running:
             background_tasks.create(self.work(), name='stripe events: new deliveries')
 
-    async def work(self) -> None:
-        """Process everything due; passes never overlap, and a wake during one runs another after it."""
-        await self.passes()
-
-    async def _pass(self) -> None:
+    async def one_pass(self) -> None:
         while await self.call(stripe_webhooks.process_due):
             pass
 

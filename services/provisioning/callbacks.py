@@ -11,11 +11,10 @@ import hmac
 import json
 import re
 import time
-import traceback
 
-from models import EventStatus, WebhookDelivery, WebhookEvent, parse_id, utcnow, write_transaction
+from models import EventStatus, WebhookEvent, parse_id
 
-from ..platform import metrics
+from ..platform import metrics, webhook_store
 from ..platform.errors import DomainError
 from ..platform.inputs import parse_json, parse_json_object, text_problem
 from ..platform.settings import get_settings
@@ -23,6 +22,7 @@ from . import reports, workflow_runs
 from .jobs import ProvisioningError
 from .reports import CALLBACK_STATUSES, Report
 
+GITHUB = 'github'
 TOLERANCE_SECONDS = 300
 MAX_SIGNATURE_HEADER = 1024  # a timestamp and a few digests while a secret is rotated
 TIMESTAMP_PATTERN = re.compile(r'[0-9]{1,12}')
@@ -135,37 +135,34 @@ def receive_github_webhook(body: bytes, headers: dict[str, str]) -> dict:
                               field=name)
     payload = parse_json(body)
     logged = {name: value for name, value in headers.items() if name.startswith('x-github') or name == 'user-agent'}
-    with write_transaction():
-        stored = WebhookEvent.insert(source='github', event_id=delivery, type=kind, payload=body.decode()) \
-            .on_conflict_ignore().as_rowcount().execute()
-        event = WebhookEvent.get((WebhookEvent.source == 'github') & (WebhookEvent.event_id == delivery))
-        retry = not stored and event.status == EventStatus.FAILED  # a manual redelivery of one that failed: try again
-        WebhookDelivery.create(source='github', event_id=delivery, headers=json.dumps(logged),
-                               result='received' if stored else ('retried' if retry else 'duplicate'))
-    if not stored and not retry:
+    # A manual redelivery of one that failed is applied again; any other duplicate is only logged.
+    stored = webhook_store.store(source=GITHUB, event_id=delivery, type=kind, payload=body.decode(), headers=logged,
+                                 redelivery_retries=True)
+    if not stored.to_process:
         return {'received': True, 'duplicate': True}
-    return {'received': True, 'result': _apply_github_event(event, kind, payload)}
+    return {'received': True, 'result': _apply_github_event(stored.event, kind, payload)}
 
 
 def reprocess_github_event(event_id: str) -> str:
     """Apply a stored GitHub delivery again (the admin page's Reprocess); returns what it did."""
-    event = WebhookEvent.get_or_none((WebhookEvent.source == 'github') & (WebhookEvent.event_id == event_id))
-    if event is None:
-        raise DomainError('NOT_FOUND', f'No stored GitHub delivery {event_id}.')
+    return webhook_store.reprocess(GITHUB, event_id, _apply_stored)
+
+
+def _apply_stored(event_id: str) -> str:
+    event = webhook_store.find(GITHUB, event_id)
     return _apply_github_event(event, event.type, json.loads(event.payload))
 
 
 def _apply_github_event(event: WebhookEvent, kind: str, payload: object) -> str:
-    """Apply a `workflow_run` delivery to its job; a failure is kept with its traceback."""
+    """Apply a `workflow_run` delivery to its job; a failure is kept with its traceback (no automatic retry:
+    GitHub's own Redeliver, or the admin page's Reprocess, runs it again)."""
+    webhook_store.count_attempt(event)
     result = EventStatus.IGNORED
     try:
         if kind == 'workflow_run' and isinstance(payload, dict):
             result = workflow_runs.apply_workflow_run(payload)
     except Exception as error:
-        WebhookEvent.update(status=EventStatus.FAILED, attempts=WebhookEvent.attempts + 1, last_error=str(error),
-                            traceback=traceback.format_exc()) \
-            .where(WebhookEvent.id == event.id).execute()
+        webhook_store.record_failure(event, str(error))
         raise
-    WebhookEvent.update(status=result, attempts=WebhookEvent.attempts + 1, processed_at=utcnow(), last_error='',
-                        traceback='').where(WebhookEvent.id == event.id).execute()
+    webhook_store.record_outcome(event, result)
     return result

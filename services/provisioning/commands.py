@@ -12,16 +12,16 @@ from . import servers
 from .agents import AgentError, owned_agent
 from .jobs import (
     ProvisioningError,
-    _announce,
     _create_job,
-    _event,
     _finish,
     _job_for_key,
     _lock_owner,
     _open_job,
     _require_configuration,
     _set_agent,
+    announce,
     last_job,
+    record_event,
 )
 
 DEPLOYABLE_STATUSES = (AgentStatus.DRAFT, AgentStatus.STOPPED, AgentStatus.FAILED)
@@ -58,7 +58,7 @@ def request_deploy(*, owner: User, agent_id: int, idempotency_key: str | None = 
             continue
     else:
         raise ProvisioningError('AGENT_BUSY', 'Another request changed this agent at the same time; try again.')
-    _announce(agent, job)
+    announce(agent, job)
     return job
 
 
@@ -114,9 +114,9 @@ def cancel(*, owner: User, agent_id: int) -> ProvisioningJob:
         if job is None:
             raise AgentError('NO_OPEN_JOB', 'Nothing is in progress for this agent.')
         removal = _cancel_open_job(job, agent, 'Cancelled by the owner.')
-    _announce(agent, job)
+    announce(agent, job)
     if removal is not None:
-        _announce(agent, removal)
+        announce(agent, removal)
     return ProvisioningJob.get_by_id(job.id)
 
 
@@ -129,7 +129,8 @@ def _request_removal(*, owner: User, agent_id: int, goal: AgentStatus, reason: s
             if goal == AgentStatus.DELETED and job.goal != AgentStatus.DELETED:
                 ProvisioningJob.update(goal=AgentStatus.DELETED, updated_at=utcnow()) \
                     .where(ProvisioningJob.id == job.id).execute()
-                _event(job.id, 'delete_requested', 'Delete requested; the agent is deleted once the server is gone.')
+                record_event(job.id, 'delete_requested',
+                             'Delete requested; the agent is deleted once the server is gone.')
                 _set_agent(agent.id, status=AgentStatus.DELETING)
             removal = job
         else:
@@ -149,7 +150,7 @@ def _request_removal(*, owner: User, agent_id: int, goal: AgentStatus, reason: s
                 elif job is not None:
                     _set_agent(agent.id, status=job.previous_status if job.previous_status != AgentStatus.FAILED
                                else AgentStatus.STOPPED)
-    _announce(agent, removal)
+    announce(agent, removal)
     return ProvisioningJob.get_by_id(removal.id) if removal is not None else None
 
 

@@ -14,8 +14,8 @@ from models import Agent, JobStatus, ProvisioningJob, utcnow, write_transaction
 from ..platform import metrics, notifications
 from ..platform.settings import get_settings
 from . import local
-from .github import GitHub, GitHubError, Run, backoff_seconds
-from .jobs import _announce, _event, _finish, provisioning_is_configured
+from .github import GitHub, GitHubError, Run, dispatch_retry
+from .jobs import _finish, announce, provisioning_is_configured, record_event
 
 log = logging.getLogger('services.provisioning')
 
@@ -76,7 +76,7 @@ def work_on(job_id: int) -> None:
             .where((Job.id == job.id) & (Job.status == JobStatus.DISPATCHING) & (Job.claim_token == job.claim_token)) \
             .execute()
         if claimed:
-            _event(job.id, 'reconciling', 'An earlier dispatch was interrupted; looking for its run before '
+            record_event(job.id, 'reconciling', 'An earlier dispatch was interrupted; looking for its run before '
                                           'sending it again.')
     else:
         return
@@ -102,7 +102,7 @@ def _dispatch(job: ProvisioningJob, token: str) -> None:
             if run is not None:
                 _dispatched(job, token, run, 'Found the run of an earlier attempt on GitHub; not dispatching again.')
                 return
-        _event(job.id, JobStatus.DISPATCHING, f'Dispatching the workflow (attempt {job.attempts}).')
+        record_event(job.id, JobStatus.DISPATCHING, f'Dispatching the workflow (attempt {job.attempts}).')
         with metrics.dispatch_duration.time():
             run = github.dispatch(job_id=job.id, agent_id=agent.id, action=job.kind, region=agent.region,
                                   size=agent.size, callback_url=callback_url())
@@ -123,20 +123,21 @@ def _dispatched(job: ProvisioningJob, token: str, run: Run | None, message: str)
                            maybe_dispatched=False, last_news_at=now, updated_at=now, **fields) \
             .where((Job.id == job.id) & (Job.status == JobStatus.DISPATCHING) & (Job.claim_token == token)).execute()
         if moved:
-            _event(job.id, JobStatus.DISPATCHED, message + (f' Run {run.html_url or run.id}.' if run else ''))
+            record_event(job.id, JobStatus.DISPATCHED, message + (f' Run {run.html_url or run.id}.' if run else ''))
         elif run is not None:
             # A callback moved the job on, or the owner cancelled it, while the request was under way.
             Job.update(**fields).where((Job.id == job.id) & Job.run_id.is_null()).execute()
             Job.update(cancel_run=True).where((Job.id == job.id) & (Job.status == JobStatus.CANCELLED)).execute()
-    _announce(Agent.get_by_id(job.agent_id), Job.get_by_id(job.id))
+    announce(Agent.get_by_id(job.agent_id), Job.get_by_id(job.id))
 
 
 def _dispatch_failed(job: ProvisioningJob, token: str, error: GitHubError) -> None:
     settings = get_settings()
     Job = ProvisioningJob
     now = utcnow()
-    if error.transient and job.attempts < settings.github_dispatch_attempts:
-        delay = backoff_seconds(job.attempts, settings=settings, wait=error.wait)
+    policy = dispatch_retry(settings)
+    if error.transient and not policy.exhausted(job.attempts):
+        delay = policy.delay(job.attempts - 1, error.wait)  # the first retry waits up to the base
         if error.maybe_sent:  # give GitHub's run list time to show a run the lost request may have started
             delay = max(delay, min(RUN_LISTING_DELAY, settings.github_retry_max_seconds))
         with write_transaction():
@@ -147,9 +148,8 @@ def _dispatch_failed(job: ProvisioningJob, token: str, error: GitHubError) -> No
                 .where((Job.id == job.id) & (Job.status == JobStatus.DISPATCHING) & (Job.claim_token == token)) \
                 .execute()
             if moved:
-                attempts = settings.github_dispatch_attempts
-                _event(job.id, 'retry_scheduled', f'{error.message} Trying again in {delay:.1f} s '
-                                                  f'(attempt {job.attempts + 1} of {attempts}).')
+                record_event(job.id, 'retry_scheduled', f'{error.message} Trying again in {delay:.1f} s '
+                                                  f'(attempt {job.attempts + 1} of {policy.attempts}).')
         log.warning('job %s: transient GitHub failure, retry in %.1f s: %s', job.id, delay, error.message)
     else:
         message = error.message if not error.transient else \
@@ -158,7 +158,7 @@ def _dispatch_failed(job: ProvisioningJob, token: str, error: GitHubError) -> No
             _finish(job, JobStatus.FAILED, error=message, token=token)
         log.warning('job %s failed: %s', job.id, message)
         notifications.dispatch_failing(f'job {job.id} ({job.kind} of agent {job.agent_id})', message)
-    _announce(Agent.get_by_id(job.agent_id), Job.get_by_id(job.id))
+    announce(Agent.get_by_id(job.agent_id), Job.get_by_id(job.id))
 
 
 def _cancel_run(job: ProvisioningJob) -> None:
@@ -186,5 +186,5 @@ def _cancel_run(job: ProvisioningJob) -> None:
     with write_transaction():
         if ProvisioningJob.update(cancel_run=False).where((ProvisioningJob.id == job.id)
                                                           & (ProvisioningJob.cancel_run == True)).execute():  # noqa: E712
-            _event(job.id, 'run_cancelled', message)
-    _announce(Agent.get_by_id(job.agent_id), job)
+            record_event(job.id, 'run_cancelled', message)
+    announce(Agent.get_by_id(job.agent_id), job)

@@ -4,7 +4,6 @@ Every failure becomes a `GitHubError` that says whether trying again can help (`
 may already have had its effect (`maybe_sent`: a timeout or a 5xx after the body went out), how long GitHub asked
 us to wait (`wait`), and, for permanent failures, what the operator has to fix.
 """
-import random
 import re
 import threading
 import time
@@ -17,6 +16,7 @@ import httpx
 from models import parse_id
 
 from ..platform.errors import DomainError
+from ..platform.retry import RetryPolicy
 from ..platform.settings import Settings, get_settings
 
 API_VERSION = '2022-11-28'
@@ -70,11 +70,10 @@ def is_configured_workflow(run: dict, workflow: str) -> bool:
     return bool(path) and path.rsplit('/', 1)[-1] == workflow.rsplit('/', 1)[-1]
 
 
-def backoff_seconds(attempt: int, *, settings: Settings, wait: float | None = None) -> float:
-    """Exponential back-off with full jitter for the `attempt`-th failure; GitHub's own wait always wins."""
-    ceiling = min(settings.github_retry_max_seconds, settings.github_retry_base_seconds * 2 ** max(0, attempt - 1))
-    delay = random.uniform(0, ceiling)
-    return max(delay, wait) if wait is not None else delay
+def dispatch_retry(settings: Settings) -> RetryPolicy:
+    """How a transiently failed dispatch is retried: the operator's settings, in the one retry policy."""
+    return RetryPolicy(base_seconds=settings.github_retry_base_seconds, cap_seconds=settings.github_retry_max_seconds,
+                       attempts=settings.github_dispatch_attempts)
 
 
 _clients: dict[tuple[str, float], httpx.Client] = {}

@@ -1,7 +1,7 @@
 """The job table: its rules (steps, ranks), locked reads, `_finish`, the events that make the timeline.
 
 The table is the truth, workers only move it forward. The reads come first; the helpers after them run inside the
-caller's write transaction, except `_announce`, which tells pages and wakes the dispatcher after the commit.
+caller's write transaction, except `announce`, which tells pages and wakes the dispatcher after the commit.
 """
 import secrets
 from dataclasses import dataclass
@@ -21,6 +21,7 @@ from models import (
     User,
     db,
     is_sqlite,
+    read_transaction,
     utcnow,
 )
 
@@ -92,7 +93,7 @@ class AgentState:
 
 def agent_state(*, owner: User, agent_id: int) -> AgentState:
     """Everything the agent page shows, read in one go (the page rebuilds from this after every change)."""
-    with db.atomic():  # one snapshot on SQLite; elsewhere pages read again after any change (events.Coalesced)
+    with read_transaction():  # one snapshot on SQLite; elsewhere pages read again after any change (events.Coalesced)
         agent = owned_agent(owner, agent_id)
         return AgentState(agent, last_job(agent.id), timeline(owner=owner, agent_id=agent_id, limit=100),
                           usage.usage_this_period(agent.id))
@@ -142,7 +143,7 @@ def _create_job(agent: Agent, *, kind: JobKind, goal: AgentStatus, message: str,
                 key: str | None = None) -> ProvisioningJob:
     job = ProvisioningJob.create(agent=agent, kind=kind, goal=goal, previous_status=agent.status,
                                  open_agent=agent.id, idempotency_key=key or f'job:{secrets.token_hex(16)}')
-    _event(job.id, JobStatus.QUEUED, message)
+    record_event(job.id, JobStatus.QUEUED, message)
     return job
 
 
@@ -161,7 +162,7 @@ def _finish(job: ProvisioningJob, status: JobStatus, *, error: str = '', message
     if not Job.update(status=status, open_agent=None, claim_token=None, last_error=error, cancel_run=cancel_run,
                       step=step, updated_at=now, **fields).where(condition).execute():
         return False
-    _event(job.id, step if status == JobStatus.SUCCEEDED else status,
+    record_event(job.id, step if status == JobStatus.SUCCEEDED else status,
            message or error or _default_message(status, step))
     if status in (JobStatus.SUCCEEDED, JobStatus.FAILED):
         db.after_commit(lambda: _tell_the_outcome(job, status))
@@ -197,7 +198,8 @@ def _set_agent(agent_id: int, **fields) -> None:
     Agent.update(**fields, updated_at=utcnow()).where(Agent.id == agent_id).execute()
 
 
-def _event(job_id: int, step: str, message: str) -> None:
+def record_event(job_id: int, step: str, message: str) -> None:
+    """Inside the caller's transaction: one entry of the job's timeline (what the agent page lists)."""
     JobEvent.create(job=job_id, step=step, message=message)
 
 
@@ -217,7 +219,7 @@ def _default_message(status: str, step: str) -> str:
     return messages.get(status, STEP_LABELS.get(step, step.replace('_', ' ').capitalize()) + '.')
 
 
-def _announce(agent: Agent, job: ProvisioningJob | None) -> None:
+def announce(agent: Agent, job: ProvisioningJob | None) -> None:
     """After the commit: tell open pages, and wake the dispatcher when the job can be worked on now."""
     events.agent_updated(agent.owner_id, agent.id)
     if job is not None:

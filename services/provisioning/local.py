@@ -15,7 +15,7 @@ from models import Agent, AgentStatus, JobKind, JobStatus, ProvisioningJob, db, 
 from ..platform.settings import get_settings
 from ..runtime import tokens
 from . import reports
-from .jobs import _announce, _event, last_job
+from .jobs import announce, last_job, record_event
 from .local_runtimes import LocalRuntime, RuntimeStartError, Supervisor
 from .reports import Report
 
@@ -68,8 +68,8 @@ def settle_cancelled(job: ProvisioningJob) -> None:
     with write_transaction():
         if ProvisioningJob.update(cancel_run=False).where((ProvisioningJob.id == job.id)
                                                           & (ProvisioningJob.cancel_run == True)).execute():  # noqa: E712
-            _event(job.id, 'run_cancelled', 'The agent ran on this machine, so nothing runs elsewhere to cancel.')
-    _announce(Agent.get_by_id(job.agent_id), job)
+            record_event(job.id, 'run_cancelled', 'The agent ran on this machine, so nothing runs elsewhere to cancel.')
+    announce(Agent.get_by_id(job.agent_id), job)
 
 
 def _provision(job: ProvisioningJob) -> None:
@@ -158,9 +158,9 @@ def record_runtime_exit(agent_id: int, returncode: int, log_path: Path) -> None:
 
 def _note(agent_id: int, job_id: int, step: str, message: str) -> None:
     with write_transaction():
-        _event(job_id, step, message)
+        record_event(job_id, step, message)
     log.info('agent %s: %s', agent_id, message)
-    _announce(Agent.get_by_id(agent_id), None)
+    announce(Agent.get_by_id(agent_id), None)
 
 
 def in_own_connection(function: Callable[..., None], *args: object) -> None:

@@ -8,7 +8,7 @@ from models import Agent, JobStatus, ProvisioningJob, utcnow, write_transaction
 from ..platform import events
 from ..platform.settings import get_settings
 from .github import GitHub, GitHubError
-from .jobs import _announce, _finish
+from .jobs import _finish, announce
 
 log = logging.getLogger('services.provisioning')
 
@@ -46,7 +46,7 @@ def reap_silent_jobs(now: datetime | None = None) -> list[int]:
         if finished:
             reaped.append(job.id)
             log.warning('job %s reaped: %s', job.id, reason)
-            _announce(Agent.get_by_id(job.agent_id), job)
+            announce(Agent.get_by_id(job.agent_id), job)
             if cancel_run:
                 events.job_queued(job.id)
     return reaped

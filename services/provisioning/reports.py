@@ -6,13 +6,13 @@ from models import FINISHED_JOB_STATUSES, Agent, JobEvent, JobStatus, Provisioni
 from .jobs import (
     STATUS_RANK,
     ProvisioningError,
-    _announce,
     _default_message,
-    _event,
     _finish,
     _locked_job,
     _set_agent,
     _step_index,
+    announce,
+    record_event,
     steps_of,
 )
 
@@ -62,7 +62,7 @@ def apply_report(report: Report) -> tuple[ProvisioningJob, bool]:
             if step in steps_of(job) and steps_of(job).index(step) > _step_index(job):
                 fields['step'] = step
             Job.update(**fields).where(Job.id == job.id).execute()
-            _event(job.id, step, message)
+            record_event(job.id, step, message)
         else:
             final = steps_of(job)[-1] if report.status == JobStatus.SUCCEEDED else JobStatus.FAILED
             own_step = bool(report.step) and report.step != final
@@ -70,12 +70,12 @@ def apply_report(report: Report) -> tuple[ProvisioningJob, bool]:
             job = Job.get_by_id(job.id)
             if own_step and not JobEvent.select().where((JobEvent.job == job.id)
                                                         & (JobEvent.step == report.step)).exists():
-                _event(job.id, report.step, message)  # the callback's own step first, then the final one
+                record_event(job.id, report.step, message)  # the callback's own step first, then the final one
             if report.status == JobStatus.SUCCEEDED:
                 _finish(job, JobStatus.SUCCEEDED,
                         message=_default_message(JobStatus.SUCCEEDED, final) if own_step else message)
             else:
                 _finish(job, JobStatus.FAILED, error=message + (f' ({job.run_url})' if job.run_url else ''))
     job = Job.get_by_id(job.id)
-    _announce(Agent.get_by_id(job.agent_id), job)
+    announce(Agent.get_by_id(job.agent_id), job)
     return job, True

@@ -3,7 +3,7 @@ from models import FINISHED_JOB_STATUSES, Agent, EventStatus, JobStatus, Provisi
 
 from ..platform.settings import get_settings
 from .github import FAILED_CONCLUSIONS, is_configured_workflow, job_for_run_name
-from .jobs import STATUS_RANK, _announce, _event, _finish, _locked_job
+from .jobs import STATUS_RANK, _finish, _locked_job, announce, record_event
 
 
 def apply_workflow_run(payload: dict) -> EventStatus:
@@ -37,8 +37,8 @@ def apply_workflow_run(payload: dict) -> EventStatus:
             _finish(job, JobStatus.FAILED, error=reason, run_url=html_url or job.run_url)
         elif action == 'in_progress' and STATUS_RANK[job.status] < STATUS_RANK[JobStatus.IN_PROGRESS]:
             Job.update(status=JobStatus.IN_PROGRESS, last_news_at=now, updated_at=now).where(Job.id == job.id).execute()
-            _event(job.id, JobStatus.IN_PROGRESS, f'The workflow run started on GitHub: {html_url}')
+            record_event(job.id, JobStatus.IN_PROGRESS, f'The workflow run started on GitHub: {html_url}')
         else:
             return EventStatus.IGNORED
-    _announce(Agent.get_by_id(job.agent_id), job)
+    announce(Agent.get_by_id(job.agent_id), job)
     return EventStatus.PROCESSED

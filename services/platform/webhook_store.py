@@ -1,0 +1,112 @@
+"""The one webhook store for every sender (Stripe, GitHub): store once by id, log the delivery, keep the
+failure, reprocess.
+
+A sender delivers at least once, so the event's own id (Stripe's `evt_…`, GitHub's `X-GitHub-Delivery`) is the
+unique key: a duplicate adds only a row to the delivery log. Processing is the sender's own business; what
+becomes of it is written back here, a failure with its traceback, so the admin page can show it and reprocess it.
+Callers verify the signature first: nothing unverified is stored.
+"""
+import json
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TypeVar
+
+from models import EventStatus, WebhookDelivery, WebhookEvent, utcnow, write_transaction
+
+from . import metrics
+from .errors import DomainError
+from .retry import RetryPolicy
+
+T = TypeVar('T')
+
+ACCEPTED, DUPLICATE, RETRIED = 'accepted', 'duplicate', 'retried'
+"""What the delivery log says of a delivery: new, seen before, or a failed event delivered again."""
+SENDERS = {'stripe': 'Stripe event', 'github': 'GitHub delivery'}
+
+
+class WebhookError(DomainError):
+    pass
+
+
+@dataclass(frozen=True)
+class Stored:
+    event: WebhookEvent
+    result: str
+
+    @property
+    def is_new(self) -> bool:
+        return self.result == ACCEPTED
+
+    @property
+    def to_process(self) -> bool:
+        """New, or a failed event delivered again by a sender that asks for that (GitHub's Redeliver)."""
+        return self.result != DUPLICATE
+
+
+def store(*, source: str, event_id: str, type: str, payload: str, headers: dict[str, str],
+          object_key: str | None = None, redelivery_retries: bool = False) -> Stored:
+    """Store a verified event once by its id and log this delivery, in one write transaction.
+
+    `headers` are logged as given: callers keep only what is safe to show (never a signature).
+    """
+    with write_transaction():
+        inserted = (WebhookEvent.insert(source=source, event_id=event_id, type=type, object_key=object_key,
+                                        payload=payload)
+                    .on_conflict_ignore().as_rowcount().execute())
+        event = WebhookEvent.get((WebhookEvent.source == source) & (WebhookEvent.event_id == event_id))
+        result = ACCEPTED if inserted else (
+            RETRIED if redelivery_retries and event.status == EventStatus.FAILED else DUPLICATE)
+        WebhookDelivery.create(source=source, event_id=event_id, headers=json.dumps(headers), result=result)
+    metrics.webhook_deliveries.labels(source=source, result=result).inc()
+    return Stored(event=event, result=result)
+
+
+def find(source: str, event_id: str) -> WebhookEvent:
+    event = WebhookEvent.get_or_none((WebhookEvent.source == source) & (WebhookEvent.event_id == event_id))
+    if event is None:
+        raise WebhookError('NOT_FOUND', f'No stored {SENDERS.get(source, source)} {event_id}.')
+    return event
+
+
+def count_attempt(event: WebhookEvent) -> None:
+    """For senders processed on receipt (no claim counts it): one more attempt at this event."""
+    WebhookEvent.update(attempts=WebhookEvent.attempts + 1).where(WebhookEvent.id == event.id).execute()
+
+
+def record_outcome(event: WebhookEvent, status: EventStatus) -> None:
+    """Processing finished (processed, or ignored): clear any earlier failure."""
+    (WebhookEvent.update(status=status, processed_at=utcnow(), next_attempt_at=None, last_error='', traceback='')
+     .where(WebhookEvent.id == event.id).execute())
+
+
+def record_failure(event: WebhookEvent, message: str, *, retry: RetryPolicy | None = None) -> EventStatus:
+    """Keep a failure with the traceback being handled; pending again after a back-off while `retry` allows.
+
+    Call it from the `except` block, so the traceback is the failure's. `event.attempts` counts the attempts made.
+    """
+    status = EventStatus.PENDING if retry is not None and not retry.exhausted(event.attempts) else EventStatus.FAILED
+    next_attempt_at = None
+    if retry is not None and status == EventStatus.PENDING:
+        next_attempt_at = utcnow() + timedelta(seconds=retry.delay(event.attempts))
+    (WebhookEvent.update(status=status, last_error=message, traceback=traceback.format_exc(),
+                         next_attempt_at=next_attempt_at)
+     .where(WebhookEvent.id == event.id).execute())
+    return status
+
+
+def reprocess(source: str, event_id: str, process: Callable[[str], T]) -> T:
+    """Run a stored event again, whatever became of it before (admin's Reprocess, the command line)."""
+    updated = (WebhookEvent.update(status=EventStatus.PENDING, attempts=0, next_attempt_at=None)
+               .where((WebhookEvent.source == source) & (WebhookEvent.event_id == event_id)).execute())
+    if not updated:
+        find(source, event_id)  # raises NOT_FOUND
+    return process(event_id)
+
+
+def reprocess_failed(source: str, process: Callable[[str], T]) -> dict[str, T]:
+    """Run every failed event of one sender again; answers each event's new outcome."""
+    failed = WebhookEvent.select(WebhookEvent.event_id).where((WebhookEvent.source == source)
+                                                              & (WebhookEvent.status == EventStatus.FAILED))
+    return {row.event_id: reprocess(source, row.event_id, process) for row in list(failed)}

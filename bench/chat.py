@@ -7,8 +7,6 @@ provider streams); the official `openai` client asks it the same question altern
 content token and p50 whole plain answer, each direct and through the runtime, and the streamed throughput (words/s
 after the first token) through the runtime as a share of direct. Run alone with `python -m bench.chat`.
 """
-import argparse
-import json
 import statistics
 import tempfile
 import time
@@ -18,6 +16,8 @@ import openai
 
 from tests.model_provider_double import ModelProviderDouble
 from tests.runtime_control_double import RuntimeControlDouble, agent_config, runtime_process
+
+from .measure import run_alone
 
 KEY = 'ah_bench-chat-key'
 ANSWER_WORDS = 100
@@ -109,13 +109,5 @@ def row(result: dict) -> tuple[str, str, str, str, str]:
             f'{result["ttft_added_ms"] / 5:.2f}', str(result['runs']))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--runs', type=int, default=3, help='runs; each figure is their median')
-    result = measure(parser.parse_args().runs)
-    print(json.dumps(result, indent=2))
-    print('  '.join(row(result)))
-
-
 if __name__ == '__main__':
-    main()
+    run_alone(__doc__, measure, row)

@@ -5,8 +5,6 @@ one entitled account deploys one agent, which runs as `python -m runtime` on thi
 agent's system prompt through the JSON API and times until the runtime's `/readyz` names the new revision: the
 save, the long poll's wake-up, the config answer and the runtime's swap. Run alone with `python -m bench.config_apply`.
 """
-import argparse
-import json
 import statistics
 import tempfile
 import time
@@ -18,6 +16,7 @@ import httpx
 
 from tests.model_provider_double import ModelProviderDouble
 
+from .measure import percentile, run_alone
 from .servers import app_server
 from .world import Account, prepare_accounts
 
@@ -75,15 +74,10 @@ def measure_once(rounds: int = ROUNDS) -> list[float]:
         return seconds
 
 
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
-
-
 def measure(runs: int) -> dict:
     results = [measure_once() for _ in range(runs)]
-    return {'p50_ms': statistics.median(percentile(run, 0.5) * 1000 for run in results),
-            'p95_ms': statistics.median(percentile(run, 0.95) * 1000 for run in results),
+    return {'p50_ms': statistics.median(percentile(run, 50) * 1000 for run in results),
+            'p95_ms': statistics.median(percentile(run, 95) * 1000 for run in results),
             'rounds': len(results[0]), 'runs': runs}
 
 
@@ -93,13 +87,5 @@ def row(result: dict) -> tuple[str, str, str, str, str]:
             'p95 < 1 s (aim p50 < 100 ms)', f'{result["p95_ms"] / 1000:.2f}', str(result['runs']))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--runs', type=int, default=3, help='runs; each figure is their median')
-    result = measure(parser.parse_args().runs)
-    print(json.dumps(result, indent=2))
-    print('  '.join(row(result)))
-
-
 if __name__ == '__main__':
-    main()
+    run_alone(__doc__, measure, row)

@@ -1,5 +1,7 @@
 """Small statistics shared by the rows: percentiles, medians over runs, and load loops."""
+import argparse
 import asyncio
+import json
 import statistics
 import time
 from collections.abc import Awaitable, Callable
@@ -52,3 +54,12 @@ async def open_loop(send: Callable[[int], Awaitable[None]], *, rate: float, seco
         tasks.append(asyncio.create_task(timed(number)))
     await asyncio.gather(*tasks)
     return latencies
+
+
+def run_alone(doc: str | None, measure: Callable[[int], dict], row: Callable[[dict], tuple[str, ...]]) -> None:
+    """`python -m bench.<row>`: one row measured on its own, its figures as JSON and its table line."""
+    parser = argparse.ArgumentParser(description=(doc or '').splitlines()[0])
+    parser.add_argument('--runs', type=int, default=3, help='runs; each figure is their median')
+    result = measure(parser.parse_args().runs)
+    print(json.dumps(result, indent=2))
+    print('  '.join(row(result)))

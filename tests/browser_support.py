@@ -11,7 +11,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.live_server import log_tail
+from tests.live_server import browser, live_server, log_tail  # noqa: F401
 
 TIMEOUT = 10.0
 
@@ -126,3 +126,9 @@ class Page:
         self.wait_until_still()
         Path(folder).mkdir(parents=True, exist_ok=True)
         assert self.driver.save_screenshot(str(Path(folder) / name)), f'could not save {name}'
+
+
+@pytest.fixture
+def page(live_server: str, browser: WebDriver, tmp_path: Path) -> Page:
+    """The app served by `python main.py`, in the system Chromium."""
+    return Page(browser, live_server, tmp_path)

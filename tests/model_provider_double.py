@@ -9,8 +9,11 @@ import json
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
+
+import pytest
 
 from tests.http_double import HttpDouble, send_json
 
@@ -215,3 +218,11 @@ def send_event(handler: BaseHTTPRequestHandler, payload: dict, *, event: str | N
 def end_stream(handler: BaseHTTPRequestHandler) -> None:
     handler.wfile.write(b'0\r\n\r\n')
     handler.wfile.flush()
+
+
+@pytest.fixture
+def provider() -> Iterator[ModelProviderDouble]:
+    """A fresh double of both providers for one test."""
+    double = ModelProviderDouble()
+    yield double
+    double.close()

@@ -20,6 +20,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+import pytest
 
 from tests.http_double import HttpDouble, send_json
 from tests.live_server import INHERITED_VARIABLES_TO_DROP, REPO_ROOT, free_port, log_tail, stop
@@ -168,3 +169,11 @@ def runtime_process(control_url: str, log_dir: Path, *, token: str = RUNTIME_TOK
             yield runtime
         finally:
             stop(process)
+
+
+@pytest.fixture
+def control() -> Iterator[RuntimeControlDouble]:
+    """A fresh control-plane double for one test."""
+    double = RuntimeControlDouble()
+    yield double
+    double.close()

@@ -4,17 +4,8 @@ from nicegui.testing import User
 
 from models import AgentApiKey
 from services.runtime import api_keys
-from tests.factories import make_agent, make_token, make_user
-
-
-@pytest.fixture
-def owner():
-    return make_user('owner@example.com')
-
-
-@pytest.fixture
-def headers(owner):
-    return make_token(owner)
+from tests.factories import make_agent, make_user
+from tests.provisioning_support import headers, owner  # noqa: F401
 
 
 async def create(user: User, agent_id: int, headers: dict, name: object = 'billing app'):

@@ -7,15 +7,13 @@ person does: inputs by their label (Quasar puts it into `aria-label`), buttons a
 With AGENTHOST_SCREENSHOTS=<folder> the test also saves wizard.png, agents.png and agent_detail.png there
 (`make screenshots` refreshes docs/screenshots/).
 """
-from pathlib import Path
 
 import pytest
 from selenium.webdriver.common.by import By
-from selenium.webdriver.remote.webdriver import WebDriver
 
 import models
-from tests.browser_support import Page
-from tests.live_server import browser, live_server, log_tail  # noqa: F401
+from tests.browser_support import Page, browser, live_server, page  # noqa: F401
+from tests.live_server import log_tail
 
 pytestmark = pytest.mark.browser
 
@@ -23,11 +21,6 @@ EMAIL = 'new.user@example.com'
 PASSWORD = 'correct horse battery'
 NAME = 'Support bot'
 SYSTEM_PROMPT = 'You answer questions about our product politely and briefly.'
-
-
-@pytest.fixture
-def page(live_server: str, browser: WebDriver, tmp_path: Path) -> Page:
-    return Page(browser, live_server, tmp_path)
 
 
 def test_new_user_signs_up_walks_the_wizard_and_lands_on_the_agent_page(page: Page) -> None:

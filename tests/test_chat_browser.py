@@ -4,20 +4,17 @@ provider double, and the system Chromium.
 
 With AGENTHOST_SCREENSHOTS=<folder> the test saves chat.png there (`make screenshots`).
 """
-from collections.abc import Iterator
-from pathlib import Path
 
 import openai
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
-from selenium.webdriver.remote.webdriver import WebDriver
 
 from models import Agent
-from tests.browser_support import Page
+from tests.browser_support import Page, browser, live_server, page  # noqa: F401
 from tests.factories import PASSWORD, make_agent, make_entitled_user
-from tests.live_server import browser, live_server, log_tail  # noqa: F401
-from tests.model_provider_double import ModelProviderDouble
+from tests.live_server import log_tail
+from tests.model_provider_double import ModelProviderDouble, provider  # noqa: F401
 
 pytestmark = pytest.mark.browser
 
@@ -25,23 +22,12 @@ EMAIL = 'chat.user@example.com'
 RUNTIME_TIMEOUT = 30.0
 
 
-@pytest.fixture
-def provider() -> Iterator[ModelProviderDouble]:
-    double = ModelProviderDouble()
-    yield double
-    double.close()
-
-
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def agents_run_here(isolated_environment, monkeypatch, provider: ModelProviderDouble) -> None:  # noqa: ARG001
+    """Before the app starts: agents run on this machine and answer with the provider double."""
     monkeypatch.setenv('PROVISIONER', 'local')
     monkeypatch.setenv('OPENAI_BASE_URL', provider.openai_url)
     monkeypatch.setenv('AGENT_HEARTBEAT_SECONDS', '0.5')
-
-
-@pytest.fixture
-def page(agents_run_here: None, live_server: str, browser: WebDriver, tmp_path: Path) -> Page:
-    return Page(browser, live_server, tmp_path)
 
 
 def log_in(page: Page) -> None:

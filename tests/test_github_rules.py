@@ -82,7 +82,8 @@ async def test_a_job_and_its_agent_have_exactly_the_documented_json_keys(dispatc
     response = await user.http_client.get(f'/api/agents/{dispatched_job.agent_id}', headers=headers)
     agent = response.json()
     assert set(agent) == {'id', 'name', 'description', 'model', 'system_prompt', 'region', 'size', 'status',
-                          'ip_address', 'job', 'created_at', 'updated_at'}
+                          'ip_address', 'job', 'created_at', 'updated_at', 'endpoint_url', 'config_revision',
+                          'applied_revision', 'health', 'health_message', 'last_heartbeat_at', 'usage'}
     assert set(agent['job']) == {'id', 'kind', 'status', 'attempts', 'last_error', 'run_id', 'run_url',
                                  'created_at', 'updated_at'}
     assert agent['job']['id'] == dispatched_job.id

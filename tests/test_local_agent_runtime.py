@@ -13,15 +13,8 @@ from models import User as Account
 from services.runtime import api_keys
 from tests.factories import make_agent, make_entitled_user
 from tests.live_server import app_process
-from tests.model_provider_double import ModelProviderDouble
+from tests.model_provider_double import ModelProviderDouble, provider  # noqa: F401
 from tests.test_local_provisioner import api, deployed, wait_until
-
-
-@pytest.fixture
-def provider() -> Iterator[ModelProviderDouble]:
-    double = ModelProviderDouble()
-    yield double
-    double.close()
 
 
 @pytest.fixture

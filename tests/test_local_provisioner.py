@@ -24,7 +24,7 @@ from models import User as Account
 from services.provisioning.local_runtimes import RuntimeStartError, Supervisor
 from tests.factories import make_agent, make_entitled_user, make_token
 from tests.live_server import app_process
-from tests.runtime_control_double import RUNTIME_TOKEN, RuntimeControlDouble
+from tests.runtime_control_double import RUNTIME_TOKEN, RuntimeControlDouble, control  # noqa: F401
 
 
 def wait_until(condition: Callable[[], object], what: str, timeout: float = 30) -> object:
@@ -46,13 +46,6 @@ def answers_healthz(url: str) -> bool:
 def port_is_closed(port: int) -> bool:
     with socket.socket() as probe:
         return probe.connect_ex(('127.0.0.1', port)) != 0
-
-
-@pytest.fixture
-def control() -> Iterator[RuntimeControlDouble]:
-    double = RuntimeControlDouble()
-    yield double
-    double.close()
 
 
 @pytest.fixture

@@ -85,13 +85,18 @@ def verify_hub_signature(body: bytes, header: str | None, secret: str) -> None:
         raise SignatureError('The signature does not match; GITHUB_WEBHOOK_SECRET must equal the webhook\'s secret.')
 
 
-def receive_callback(body: bytes, signature: str | None) -> dict:
-    """Verify and apply one callback; answers what happened to the job."""
+def verify_from_workflow(body: bytes, signature: str | None) -> None:
+    """What the workflow sends (callbacks, bootstrap) is signed with CALLBACK_SECRET; nothing is accepted unsigned."""
     secret = get_settings().callback_secret
     if not secret:
-        raise ProvisioningError('PROVISIONING_NOT_CONFIGURED', 'CALLBACK_SECRET is not set, so callbacks cannot '
-                                                               'be verified.')
+        raise ProvisioningError('PROVISIONING_NOT_CONFIGURED', 'CALLBACK_SECRET is not set, so what the workflow '
+                                                               'sends cannot be verified.')
     verify_callback_signature(body, signature, secret)
+
+
+def receive_callback(body: bytes, signature: str | None) -> dict:
+    """Verify and apply one callback; answers what happened to the job."""
+    verify_from_workflow(body, signature)
     with metrics.callback_latency.time():
         job, changed = reports.apply_report(parse_report(body))
     return {'job_id': job.id, 'status': job.status, 'changed': changed}

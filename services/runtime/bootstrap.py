@@ -7,17 +7,13 @@ from models import JobKind, ProvisioningJob, parse_id
 
 from ..platform.inputs import parse_json_object
 from ..platform.settings import get_settings
-from ..provisioning.callbacks import verify_callback_signature
+from ..provisioning.callbacks import verify_from_workflow
 from . import tokens
 from .errors import RuntimeControlError
 
 
 def bootstrap(body: bytes, signature: str | None) -> dict:
-    secret = get_settings().callback_secret
-    if not secret:
-        raise RuntimeControlError('PROVISIONING_NOT_CONFIGURED', 'CALLBACK_SECRET is not set, so bootstrap requests '
-                                                                 'cannot be verified.')
-    verify_callback_signature(body, signature, secret)
+    verify_from_workflow(body, signature)
     job_id = parse_id(parse_json_object(body).get('job_id'))
     if job_id is None:
         raise RuntimeControlError('INVALID_INPUT', 'job_id must be the id of a provision job.', field='job_id')

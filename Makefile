@@ -32,11 +32,13 @@ lint: $(VENV)/.lint-installed  ## ruff, mypy and hadolint, at the versions pinne
 	$(VENV)/bin/hadolint deploy/docker/Dockerfile runtime/Dockerfile
 
 # nicegui-pack runs `python -m PyInstaller` with whatever `python` is first on PATH: put the venv's first.
-# static/ and the migrations (peewee's runner loads them from disk by path) travel inside the binary.
+# static/, the migrations (peewee's runner loads them from disk by path) and Swagger UI's files (for /docs) travel
+# inside the binary.
 binary: $(VENV)/.binary-installed  ## one executable for Linux x86-64: dist/agenthost
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/nicegui-pack --onefile --noconfirm --name agenthost \
 		--add-data 'static:static' --add-data 'models/migrations:models/migrations' \
-		--collect-data swagger_ui_bundle main.py
+		--add-data "$$($(PYTHON) -c 'import os, swagger_ui_bundle; print(os.path.dirname(swagger_ui_bundle.__file__))'):swagger_ui_bundle" \
+		main.py
 	@ls -l dist/agenthost
 
 smoke-test: binary  ## start the binary on a fresh data dir, wait for /healthz, create a user, stop it

@@ -246,3 +246,13 @@ def test_a_stopped_agents_tokens_die_with_its_runtime():
     tokens.revoke_all(agent.id)
     with pytest.raises(RuntimeControlError):
         tokens.agent_id_for(f'Bearer {token}')
+
+
+async def test_a_heartbeat_records_when_each_key_was_last_used(user: User, running_agent):
+    agent, _, token = running_agent
+    key = api_keys.create_key(agent.id, 'ci')
+    body = {'boot_id': 'b', 'seq': 1, 'revision': 2, 'status': 'ok', 'usage': {},
+            'api_keys_used': {str(key.id): 1_780_000_000, '999999': 1_780_000_000}}
+    assert (await user.http_client.post('/api/runtime/heartbeat', json=body, headers=bearer(token))).status_code == 200
+    [listed] = api_keys.listed_keys(agent.id)
+    assert listed.last_used_at is not None and listed.last_used_at.year == 2026

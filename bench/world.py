@@ -16,6 +16,8 @@ from .servers import AppServer, app_server
 CALLBACK_SECRET = 'bench-callback-secret'
 GITHUB_WEBHOOK_SECRET = 'bench-github-secret'
 PASSWORD = 'benchmark password'
+MODEL_PROVIDER = {'ANTHROPIC_API_KEY': 'bench-provider-key', 'ANTHROPIC_BASE_URL': 'http://127.0.0.1:9'}
+"""A provider set up, so the wizard's default model may be chosen; no row here asks a model anything."""
 
 
 @dataclass
@@ -43,7 +45,7 @@ def settings_for(stripe_url: str, github_url: str) -> dict[str, str]:
             'STRIPE_PRICE_STARTER': PRICES['starter'], 'STRIPE_PRICE_PRO': PRICES['pro'],
             'STRIPE_PRICE_BUSINESS': PRICES['business'], 'GITHUB_TOKEN': GITHUB_TOKEN, 'GITHUB_REPOSITORY': REPOSITORY,
             'GITHUB_API_URL': github_url, 'CALLBACK_SECRET': CALLBACK_SECRET,
-            'GITHUB_WEBHOOK_SECRET': GITHUB_WEBHOOK_SECRET}
+            'GITHUB_WEBHOOK_SECRET': GITHUB_WEBHOOK_SECRET, **MODEL_PROVIDER}
 
 
 def prepare_accounts(data_dir: Path, settings: dict[str, str], *, users: int, agents_each: int) -> list[Account]:

@@ -10,6 +10,7 @@ import json
 import platform
 import statistics
 import sys
+import traceback
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -82,33 +83,47 @@ def measure_startup(runs: int) -> dict:
             'binary_seconds': statistics.median(binary) if binary else None, 'runs': runs}
 
 
-def table(results: dict) -> list[tuple[str, str, str, str, str]]:
-    ingest, deploy, callback = results['webhook ingest'], results['deploy to dispatch'], results['callback to browser']
-    burst_row, clients_row, start = results['burst'], results['clients'], results['startup']
+def ingest_row(ingest: dict) -> tuple[str, ...]:
+    return ('webhook ingest',
+            f'{ingest["events_per_s"]:.0f} events/s; p50 {ingest["p50_ms"]:.1f} ms, p99 {ingest["p99_ms"]:.1f} ms '
+            f'at 200/s', f'bare Starlette {ingest["baseline_events_per_s"]:.0f} events/s; target ≥ 50 %, p99 < 50 ms',
+            f'{ingest["ratio"]:.2f}', str(ingest['runs']))
+
+
+def deploy_row(deploy: dict) -> tuple[str, ...]:
+    return ('deploy to dispatch', f'p50 {deploy["p50_ms"]:.1f} ms, p99 {deploy["p99_ms"]:.1f} ms '
+                                  f'({deploy["deploys"]} deploys)', 'p50 < 50 ms', f'{deploy["p50_ms"] / 50:.2f}',
+            str(deploy['runs']))
+
+
+def callback_row(callback: dict) -> tuple[str, ...]:
+    return ('callback to browser', f'p50 {callback["p50_ms"]:.1f} ms, p95 {callback["p95_ms"]:.1f} ms '
+                                   f'({callback["callbacks"]} callbacks)', 'p95 < 300 ms',
+            f'{callback["p95_ms"] / 300:.2f}', str(callback['runs']))
+
+
+def burst_row(burst_result: dict) -> tuple[str, ...]:
+    return ('burst', f'{burst_result["agents"]} agents in {burst_result["seconds"]:.1f} s, '
+                     f'{burst_result["duplicates"]} duplicate dispatches, max loop lag '
+                     f'{burst_result["max_loop_lag_ms"]:.0f} ms',
+            '0 duplicates, lag < 100 ms', f'{burst_result["max_loop_lag_ms"] / 100:.2f}', str(burst_result['runs']))
+
+
+def clients_row(clients_result: dict) -> tuple[str, ...]:
+    return ('clients', f'{clients_result["clients"]} clients, {clients_result["mib_per_client"]:.3f} MiB/client, all '
+                       f'updated within 1 s: {"yes" if clients_result["all_within_1s"] else "no"}',
+            'every client within 1 s', f'{clients_result["slowest_ms"] / 1000:.2f}', str(clients_result['runs']))
+
+
+def startup_row(start: dict) -> tuple[str, ...]:
     binary = f', binary {start["binary_seconds"]:.2f} s' if start['binary_seconds'] is not None else ', no binary built'
-    return [
-        ('webhook ingest',
-         f'{ingest["events_per_s"]:.0f} events/s; p50 {ingest["p50_ms"]:.1f} ms, p99 {ingest["p99_ms"]:.1f} ms '
-         f'at 200/s', f'bare Starlette {ingest["baseline_events_per_s"]:.0f} events/s; target ≥ 50 %, p99 < 50 ms',
-         f'{ingest["ratio"]:.2f}', str(ingest['runs'])),
-        ('deploy to dispatch', f'p50 {deploy["p50_ms"]:.1f} ms, p99 {deploy["p99_ms"]:.1f} ms '
-                               f'({deploy["deploys"]} deploys)', 'p50 < 50 ms', f'{deploy["p50_ms"] / 50:.2f}',
-         str(deploy['runs'])),
-        ('callback to browser', f'p50 {callback["p50_ms"]:.1f} ms, p95 {callback["p95_ms"]:.1f} ms '
-                                f'({callback["callbacks"]} callbacks)', 'p95 < 300 ms',
-         f'{callback["p95_ms"] / 300:.2f}', str(callback['runs'])),
-        ('burst', f'{burst_row["agents"]} agents in {burst_row["seconds"]:.1f} s, {burst_row["duplicates"]} duplicate '
-                  f'dispatches, max loop lag {burst_row["max_loop_lag_ms"]:.0f} ms',
-         '0 duplicates, lag < 100 ms', f'{burst_row["max_loop_lag_ms"] / 100:.2f}', str(burst_row['runs'])),
-        ('clients', f'{clients_row["clients"]} clients, {clients_row["mib_per_client"]:.3f} MiB/client, all updated '
-                    f'within 1 s: {"yes" if clients_row["all_within_1s"] else "no"}',
-         'every client within 1 s', f'{clients_row["slowest_ms"] / 1000:.2f}', str(clients_row['runs'])),
-        ('startup', f'python main.py {start["python_seconds"]:.2f} s{binary}', 'none set (first response)',
-         '—' if start['binary_seconds'] is None else f'{start["binary_seconds"] / start["python_seconds"]:.2f}',
-         str(start['runs'])),
-        chat.row(results['chat overhead']),
-        config_apply.row(results['config apply']),
-    ]
+    return ('startup', f'python main.py {start["python_seconds"]:.2f} s{binary}', 'none set (first response)',
+            '—' if start['binary_seconds'] is None else f'{start["binary_seconds"] / start["python_seconds"]:.2f}',
+            str(start['runs']))
+
+
+def failed_row(name: str, error: str) -> tuple[str, ...]:
+    return (name, f'did not finish: {error}', '—', '—', '0')
 
 
 def print_table(rows: list[tuple[str, ...]]) -> None:
@@ -129,23 +144,34 @@ def main() -> None:
     if problem := browser.missing_browser():
         sys.exit(problem)
     started = datetime.now(UTC)
-    results = {
-        'webhook ingest': measure_webhook_ingest(args.runs),
-        'deploy to dispatch': measure_deploy_to_dispatch(args.runs),
-        'callback to browser': measure_callback_to_browser(args.runs),
-        'burst': measure_burst(args.runs),
-        'clients': measure_clients(args.client_runs),
-        'startup': measure_startup(args.runs),
-        'chat overhead': chat.measure(args.runs),
-        'config apply': config_apply.measure(args.runs),
-    }
-    rows = table(results)
+    rows_to_measure = (
+        ('webhook ingest', lambda: measure_webhook_ingest(args.runs), ingest_row),
+        ('deploy to dispatch', lambda: measure_deploy_to_dispatch(args.runs), deploy_row),
+        ('callback to browser', lambda: measure_callback_to_browser(args.runs), callback_row),
+        ('burst', lambda: measure_burst(args.runs), burst_row),
+        ('clients', lambda: measure_clients(args.client_runs), clients_row),
+        ('startup', lambda: measure_startup(args.runs), startup_row),
+        ('chat overhead', lambda: chat.measure(args.runs), chat.row),
+        ('config apply', lambda: config_apply.measure(args.runs), config_apply.row),
+    )
+    results: dict = {}
+    rows = []
+    for name, measure, row in rows_to_measure:
+        try:
+            results[name] = measure()
+            rows.append(row(results[name]))
+        except Exception as error:  # noqa: BLE001 — one row that breaks must not cost the others their figures
+            traceback.print_exc()
+            results[name] = {'error': f'{type(error).__name__}: {error}'}
+            rows.append(failed_row(name, results[name]['error']))
     print_table(rows)
     RESULTS.write_text(json.dumps({'started': started.isoformat(), 'machine': platform.platform(),
                                    'cpus': __import__('os').cpu_count(), 'results': results,
                                    'table': [dict(zip(('row', 'measured', 'limit', 'ratio', 'runs'), row, strict=True))
                                              for row in rows]}, indent=2, default=str))
     print(f'\nwritten to {RESULTS.relative_to(Path.cwd()) if RESULTS.is_relative_to(Path.cwd()) else RESULTS}')
+    if any('error' in result for result in results.values()):
+        sys.exit('some rows did not finish; their errors are above and in the table')
 
 
 if __name__ == '__main__':

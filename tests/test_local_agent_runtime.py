@@ -2,8 +2,7 @@
 runtime as its child, and a model provider double; the customer talks to the agent with the official `openai`
 client, as they would."""
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import openai
 import pytest
@@ -11,24 +10,16 @@ import pytest
 from models import Agent
 from models import User as Account
 from services.runtime import api_keys
-from tests.factories import make_agent, make_entitled_user
-from tests.live_server import app_process
+from tests.factories import make_agent
 from tests.model_provider_double import ModelProviderDouble, provider  # noqa: F401
-from tests.test_local_provisioner import api, deployed, wait_until
+from tests.test_local_provisioner import api, deployed, local_app, owner, wait_until  # noqa: F401
 
 
-@pytest.fixture
-def local_app(isolated_environment, monkeypatch, provider, tmp_path: Path) -> Iterator[str]:  # noqa: ARG001
-    monkeypatch.setenv('PROVISIONER', 'local')
+@pytest.fixture(autouse=True)
+def agents_answer_with_the_double(isolated_environment, monkeypatch, provider) -> None:  # noqa: ARG001
+    """Before the app starts: its agents' provider is the double, and they heartbeat twice a second."""
     monkeypatch.setenv('OPENAI_BASE_URL', provider.openai_url)
     monkeypatch.setenv('AGENT_HEARTBEAT_SECONDS', '0.5')
-    with app_process(tmp_path / 'server.log') as (base_url, _):
-        yield base_url
-
-
-@pytest.fixture
-def owner() -> Account:
-    return make_entitled_user('owner@example.com')
 
 
 def applied(agent_id: int) -> Callable[[], bool]:

@@ -32,8 +32,14 @@ class WebhookError(DomainError):
 
 @dataclass(frozen=True)
 class Stored:
-    event: WebhookEvent
+    source: str
+    event_id: str
     result: str
+
+    @property
+    def event(self) -> WebhookEvent:
+        """The stored event, read when a caller needs it (the hot Stripe path only needs `is_new`)."""
+        return find(self.source, self.event_id)
 
     @property
     def is_new(self) -> bool:
@@ -55,12 +61,16 @@ def store(*, source: str, event_id: str, type: str, payload: str, headers: dict[
         inserted = (WebhookEvent.insert(source=source, event_id=event_id, type=type, object_key=object_key,
                                         payload=payload)
                     .on_conflict_ignore().as_rowcount().execute())
-        event = WebhookEvent.get((WebhookEvent.source == source) & (WebhookEvent.event_id == event_id))
         result = ACCEPTED if inserted else (
-            RETRIED if redelivery_retries and event.status == EventStatus.FAILED else DUPLICATE)
+            RETRIED if redelivery_retries and status_of(source, event_id) == EventStatus.FAILED else DUPLICATE)
         WebhookDelivery.create(source=source, event_id=event_id, headers=json.dumps(headers), result=result)
     metrics.webhook_deliveries.labels(source=source, result=result).inc()
-    return Stored(event=event, result=result)
+    return Stored(source=source, event_id=event_id, result=result)
+
+
+def status_of(source: str, event_id: str) -> str | None:
+    return (WebhookEvent.select(WebhookEvent.status)
+            .where((WebhookEvent.source == source) & (WebhookEvent.event_id == event_id)).scalar())
 
 
 def find(source: str, event_id: str) -> WebhookEvent:

@@ -15,6 +15,10 @@ if TYPE_CHECKING:
     from .page import AgentPage
 
 
+def keys_of(keys: list[AgentApiKey]) -> tuple:
+    return tuple((key.id, key.name, key.last_used_at) for key in keys)
+
+
 class Keys:
     def __init__(self, page: AgentPage) -> None:
         self.page = page
@@ -31,13 +35,19 @@ class Keys:
                 ui.button('Create key', icon='key', on_click=self.create).mark('create-key')
             self.error = ui.label().classes('text-negative text-sm').mark('key-error')
         self.shown_key = ui.dialog()
-        ui.timer(0, self.list_keys, once=True)
+        self.shown: tuple | None = None
+        self.show(page.state)
 
     def show(self, state: AgentState) -> None:
-        """Keys change only here (or through the API, which the next visit shows)."""
+        """Redrawn only when the keys changed (here, or through the API)."""
+        if keys_of(state.keys) != self.shown:
+            self.draw(state.keys)
 
     async def list_keys(self) -> None:
-        keys = await run.io_bound(api_keys.listed_keys, self.page.agent_id)
+        self.draw(await run.io_bound(api_keys.listed_keys, self.page.agent_id))
+
+    def draw(self, keys: list[AgentApiKey]) -> None:
+        self.shown = keys_of(keys)
         self.rows.clear()
         with self.rows:
             if not keys:

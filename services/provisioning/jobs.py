@@ -12,6 +12,7 @@ import peewee
 from models import (
     OPEN_JOB_STATUSES,
     Agent,
+    AgentApiKey,
     AgentHealth,
     AgentStatus,
     JobEvent,
@@ -28,7 +29,7 @@ from models import (
 from ..platform import events, metrics, notifications
 from ..platform.errors import DomainError
 from ..platform.settings import get_settings
-from ..runtime import tokens, usage
+from ..runtime import api_keys, tokens, usage
 from . import failure_reasons
 from .agents import list_agents, owned_agent
 
@@ -89,6 +90,7 @@ class AgentState:
     job: ProvisioningJob | None
     events: list[JobEvent]
     usage: usage.Usage
+    keys: list[AgentApiKey]
 
 
 def agent_state(*, owner: User, agent_id: int) -> AgentState:
@@ -96,7 +98,7 @@ def agent_state(*, owner: User, agent_id: int) -> AgentState:
     with read_transaction():  # one snapshot on SQLite; elsewhere pages read again after any change (events.Coalesced)
         agent = owned_agent(owner, agent_id)
         return AgentState(agent, last_job(agent.id), timeline(owner=owner, agent_id=agent_id, limit=100),
-                          usage.usage_this_period(agent.id))
+                          usage.usage_this_period(agent.id), api_keys.listed_keys(agent.id))
 
 
 def agents_with_jobs(*, owner: User) -> list[tuple[Agent, ProvisioningJob | None]]:

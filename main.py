@@ -74,7 +74,7 @@ from api.request_limits import BodySizeLimit  # noqa: E402
 from api.security_headers import SecurityHeaders  # noqa: E402
 from services.accounts import accounts  # noqa: E402
 from services.billing import billing, stripe_webhooks, stripe_worker  # noqa: E402
-from services.platform import backups, loop_lag  # noqa: E402
+from services.platform import backups, garbage, loop_lag  # noqa: E402
 from services.platform.errors import DomainError  # noqa: E402
 from services.provisioning import local as local_provisioner  # noqa: E402
 from services.provisioning import scheduler as provisioning_scheduler  # noqa: E402
@@ -124,6 +124,7 @@ def open_database() -> list[str]:
 
 def serve() -> None:
     open_database()
+    app.on_startup(garbage.tune)  # last, and only when serving: long-lived pages, fewer and shorter GC pauses
     storage_secret = settings.session_secret()
     logs.remember_secret(storage_secret)
     log.info('serving', extra={'url': f'http://{settings.host}:{settings.port}', 'data_dir': str(settings.data_dir)})

@@ -31,6 +31,8 @@ def isolated_environment(tmp_path, monkeypatch) -> Settings:
     for name, value in MODEL_PROVIDERS.items():
         monkeypatch.setenv(name, value)
     settings = configure(Settings())
+    if models.db.obj is not None and not models.db.is_closed():
+        models.db.close()  # the previous test's connection: each test opens its own database handle
     models.open_database(settings.resolved_database_url)
     models.migrate()
     if POSTGRES_URL:

@@ -37,7 +37,8 @@ def job_to_json(job: ProvisioningJob | None) -> dict | None:
 LOAD_JOB = object()
 
 
-def agent_to_json(agent: Agent, job: ProvisioningJob | None | object = LOAD_JOB) -> dict:
+def agent_to_json(agent: Agent, job: ProvisioningJob | None | object = LOAD_JOB,
+                  this_period: usage.Usage | None = None) -> dict:
     """An agent with its current or last job (pass it when already loaded; else it is read here, off the loop)."""
     job = provisioning.last_job(agent.id) if job is LOAD_JOB else cast(ProvisioningJob | None, job)
     return {'id': agent.id, 'name': agent.name, 'description': agent.description, 'model': agent.model,
@@ -46,12 +47,14 @@ def agent_to_json(agent: Agent, job: ProvisioningJob | None | object = LOAD_JOB)
             'endpoint_url': agent.endpoint_url, 'config_revision': agent.config_revision,
             'applied_revision': agent.applied_revision, 'health': agent.health,
             'health_message': agent.health_message, 'last_heartbeat_at': iso(agent.last_heartbeat_at),
-            'usage': usage.usage_this_period(agent.id).to_dict(),
+            'usage': (this_period or usage.usage_this_period(agent.id)).to_dict(),
             'created_at': iso(agent.created_at), 'updated_at': iso(agent.updated_at)}
 
 
 def agents_to_json(owner: User) -> list[dict]:
-    return [agent_to_json(agent, job) for agent, job in provisioning.agents_with_jobs(owner=owner)]
+    rows = provisioning.agents_with_jobs(owner=owner)
+    used = usage.usage_of_agents([agent.id for agent, _ in rows])
+    return [agent_to_json(agent, job, used[agent.id]) for agent, job in rows]
 
 
 def event_to_json(event: JobEvent) -> dict:

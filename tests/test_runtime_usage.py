@@ -36,3 +36,12 @@ def test_no_increase_writes_no_row():
 
 def test_the_period_is_the_calendar_month():
     assert usage.period_start(datetime(2026, 12, 4, 13, 5)) == datetime(2026, 12, 1)
+
+
+def test_usage_of_several_agents_is_kept_apart_and_zero_without_any():
+    owner = make_user()
+    busy, other, idle = make_agent(owner), make_agent(owner), make_agent(owner)
+    add(busy.id, 'gpt-4.1', 2)
+    add(other.id, 'gpt-4.1', 5)
+    found = usage.usage_of_agents([busy.id, other.id, idle.id])
+    assert [found[agent.id].requests for agent in (busy, other, idle)] == [2, 5, 0]

@@ -42,9 +42,19 @@ def add_usage(agent_id: int, model: str, increase: dict[str, int]) -> None:
 
 
 def usage_this_period(agent_id: int) -> Usage:
+    return usage_of_agents([agent_id])[agent_id]
+
+
+def usage_of_agents(agent_ids: list[int]) -> dict[int, Usage]:
+    """This period's usage of each agent, in one query (the agents list shows it for every agent)."""
     start = period_start()
-    rows = AgentUsage.select().where((AgentUsage.agent == agent_id) & (AgentUsage.period_start == start))
-    return Usage(start, *(sum(getattr(row, field) for row in rows) for field in USAGE_FIELDS))
+    totals = {agent_id: [0, 0, 0] for agent_id in agent_ids}
+    if agent_ids:
+        rows = AgentUsage.select().where(AgentUsage.agent.in_(agent_ids) & (AgentUsage.period_start == start))
+        for row in rows:
+            for index, field in enumerate(USAGE_FIELDS):
+                totals[row.agent_id][index] += getattr(row, field)
+    return {agent_id: Usage(start, *counts) for agent_id, counts in totals.items()}
 
 
 def usage_by_model_this_period() -> list[tuple[str, int, int, int]]:

@@ -202,8 +202,9 @@ async def test_admin_reprocesses_a_stored_github_delivery(github, user: User):
     await user.open('/admin')
     await user.should_see('database was locked')
     user.find(marker='reprocess-delivery-1').click()
-    await eventually(lambda: ProvisioningJob.get_by_id(job.id).status == 'failed', 'the job to fail')
-    assert WebhookEvent.get(WebhookEvent.event_id == 'delivery-1').status == 'processed'
+    await eventually(lambda: WebhookEvent.get(WebhookEvent.event_id == 'delivery-1').status == 'processed',
+                     'the delivery to be processed')
+    assert ProvisioningJob.get_by_id(job.id).status == 'failed'
 
 
 async def test_checklist_names_a_stripe_key_stripe_refuses(stripe_double, monkeypatch, user: User):

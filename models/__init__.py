@@ -15,7 +15,7 @@ from .database import (
     write_transaction,
 )
 from .jobs import JobEvent, ProvisioningJob
-from .runtime import AgentApiKey, AgentRevision, AgentUsage, RuntimeBoot, RuntimeToken
+from .runtime import AgentApiKey, AgentLogLine, AgentRevision, AgentUsage, RuntimeBoot, RuntimeToken
 from .statuses import (
     AGENT_STATUSES,
     COUNTED_STATUSES,
@@ -35,12 +35,13 @@ from .user import ApiToken, User
 from .webhooks import WebhookDelivery, WebhookEvent
 
 ALL_MODELS = [User, ApiToken, Agent, StripeCustomer, Subscription, CompGrant, EntitlementLoss, WebhookEvent,
-    WebhookDelivery, ProvisioningJob, JobEvent, AgentRevision, RuntimeToken, AgentApiKey, RuntimeBoot, AgentUsage]
+    WebhookDelivery, ProvisioningJob, JobEvent, AgentRevision, RuntimeToken, AgentApiKey, RuntimeBoot, AgentUsage,
+    AgentLogLine]
 
 __all__ = [
     'AGENT_STATUSES', 'ALL_MODELS', 'COUNTED_STATUSES', 'EDITABLE_STATUSES', 'EVENT_STATUSES',
     'FINISHED_JOB_STATUSES', 'JOB_KINDS', 'JOB_STATUSES', 'MAX_ID', 'OPEN_JOB_STATUSES', 'Agent', 'AgentApiKey',
-    'AgentHealth', 'AgentRevision', 'AgentStatus', 'AgentUsage', 'ApiToken', 'BaseModel', 'CompGrant',
+    'AgentHealth', 'AgentLogLine', 'AgentRevision', 'AgentStatus', 'AgentUsage', 'ApiToken', 'BaseModel', 'CompGrant',
     'EntitlementLoss', 'EventStatus', 'JobEvent', 'JobKind', 'JobStatus', 'ProvisioningJob', 'RuntimeBoot',
     'RuntimeToken', 'StripeCustomer', 'Subscription', 'User', 'WebhookDelivery', 'WebhookEvent', 'db', 'is_sqlite',
     'migrate', 'open_database', 'parse_id', 'read_transaction', 'utcnow', 'valid_id', 'write_transaction',

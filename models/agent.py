@@ -26,5 +26,9 @@ class Agent(BaseModel):
     health = CharField(max_length=16, default=AgentHealth.UNKNOWN)
     health_message = TextField(default='')
     last_heartbeat_at = DateTimeField(null=True, index=True)
+    unreachable_since = DateTimeField(null=True, index=True)
+    """When the heartbeats stopped being enough (`health` unreachable); healing counts from here."""
+    runtime_started_at = DateTimeField(null=True)
+    """When the runtime process that heartbeats now started (its first heartbeat): the page shows the uptime."""
     created_at = DateTimeField(default=utcnow)
     updated_at = DateTimeField(default=utcnow)

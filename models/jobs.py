@@ -34,6 +34,8 @@ class ProvisioningJob(BaseModel):
     run_id = CharField(max_length=32, null=True, index=True)
     run_url = CharField(max_length=512, null=True)
     step = CharField(max_length=64, default=JobStatus.QUEUED)
+    heal = BooleanField(default=False)
+    """Queued by AgentHost itself for an agent that stopped answering (healing), not by its owner."""
     last_news_at = DateTimeField(default=utcnow, index=True)
     """When this job last heard anything (dispatch, callback, webhook): the reaper checks jobs silent too long."""
     created_at = DateTimeField(default=utcnow)

@@ -75,3 +75,19 @@ class AgentUsage(UsageTotals):
 
     class Meta:
         indexes = ((('agent', 'period_start', 'model'), True),)
+
+
+class AgentLogLine(BaseModel):
+    """One line a runtime logged, shipped to AgentHost so its owner reads it without the server. Each boot numbers
+    its lines, so a batch sent twice is kept once; only the newest lines per agent are kept."""
+    agent = ForeignKeyField(Agent, backref='log_lines', on_delete='CASCADE')
+    agent_id: int
+    boot_id = CharField(max_length=64)
+    seq = IntegerField()
+    at = DateTimeField()
+    level = CharField(max_length=16)
+    message = TextField()
+    received_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((('agent', 'boot_id', 'seq'), True),)

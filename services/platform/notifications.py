@@ -63,7 +63,23 @@ def notification(compose: Callable[..., Mail]) -> Callable[..., Future | None]:
 @notification
 def agent_running(agent: Agent) -> Mail:
     return _to_owner(agent, 'is running',
-                     f'Your agent "{agent.name}" is running at {agent.ip_address or "its new server"}.\n\n'
+                     f'Your agent "{agent.name}" is running at '
+                     f'{agent.endpoint_url or agent.ip_address or "its new server"}.\n\n'
+                     f'Open it: {_link(f"/agents/{agent.id}")}')
+
+
+@notification
+def agent_unreachable(agent: Agent, minutes: float) -> Mail:
+    return _to_owner(agent, 'stopped answering',
+                     f'Your agent "{agent.name}" has sent no heartbeat for {_minutes(minutes)}, so it may not be '
+                     f'answering its API.\n\nAgentHost provisions it again by itself if it stays silent. The agent '
+                     f'page shows its health and its log: {_link(f"/agents/{agent.id}")}')
+
+
+@notification
+def agent_recovered(agent: Agent) -> Mail:
+    return _to_owner(agent, 'answers again',
+                     f'Your agent "{agent.name}" is sending heartbeats again, so it is back.\n\n'
                      f'Open it: {_link(f"/agents/{agent.id}")}')
 
 
@@ -96,6 +112,10 @@ def dispatch_failing(job_description: str, error: str) -> Mail:
     return Mail(_admin_emails(), 'AgentHost: dispatching provisioning workflows is failing',
                 f'Dispatching {job_description} to GitHub Actions failed:\n\n    {redact(error)}\n\n'
                 f'The admin page lists the jobs and the setup checklist: {_link("/admin")}')
+
+
+def _minutes(minutes: float) -> str:
+    return f'{minutes:g} minute{"" if minutes == 1 else "s"}' if minutes >= 1 else f'{minutes * 60:.0f} seconds'
 
 
 def _to_owner(agent: Agent, what: str, body: str) -> Mail:

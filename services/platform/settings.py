@@ -80,6 +80,11 @@ class Settings(BaseSettings):
                                    description='comma-separated server sizes; the first is the default')
     agent_heartbeat_seconds: float = Field(15.0, gt=0, description='how often each agent\'s runtime reports '
                                                                    'its health and usage (fractions allowed)')
+    agent_heal_minutes: float = Field(10.0, gt=0, description='how long a running agent may stay unreachable '
+                                                              'before AgentHost provisions it again (fractions '
+                                                              'allowed)')
+    agent_heal_max: int = Field(3, ge=0, description='heals per agent in 24 hours; once they are used up, an agent '
+                                                     'that stays unreachable fails with the reason')
     anthropic_api_key: str = Field('', description='Anthropic API key for Claude models; sent only to agents\' '
                                                    'runtimes, inside their config')
     anthropic_base_url: str = Field('', description='Anthropic-compatible API base; unset means Anthropic\'s')

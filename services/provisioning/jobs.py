@@ -48,6 +48,11 @@ STEP_LABELS: dict[str, str] = {
     AgentStatus.STOPPED: 'Stopped', AgentStatus.DELETED: 'Deleted'}
 
 
+NO_RUNTIME = {'health': AgentHealth.UNKNOWN, 'health_message': '', 'unreachable_since': None,
+              'runtime_started_at': None}
+"""What an agent whose runtime was removed shows: nothing to judge."""
+
+
 class ProvisioningError(DomainError):
     pass
 
@@ -141,9 +146,9 @@ def _job_for_key(key: str | None, agent: Agent) -> ProvisioningJob | None:
     return job
 
 
-def _create_job(agent: Agent, *, kind: JobKind, goal: AgentStatus, message: str,
-                key: str | None = None) -> ProvisioningJob:
-    job = ProvisioningJob.create(agent=agent, kind=kind, goal=goal, previous_status=agent.status,
+def _create_job(agent: Agent, *, kind: JobKind, goal: AgentStatus, message: str, key: str | None = None,
+                heal: bool = False) -> ProvisioningJob:
+    job = ProvisioningJob.create(agent=agent, kind=kind, goal=goal, previous_status=agent.status, heal=heal,
                                  open_agent=agent.id, idempotency_key=key or f'job:{secrets.token_hex(16)}')
     record_event(job.id, JobStatus.QUEUED, message)
     return job
@@ -173,16 +178,24 @@ def _finish(job: ProvisioningJob, status: JobStatus, *, error: str = '', message
     if status == JobStatus.SUCCEEDED:
         if job.kind == JobKind.PROVISION:
             _set_agent(job.agent_id, status=AgentStatus.RUNNING, status_reason='')
+            _judge_health_afresh(job.agent_id)
             tokens.supersede(job.agent_id, job.id)
         else:
             _set_agent(job.agent_id, status=job.goal, status_reason='', ip_address=None, server_id=None,
-                       endpoint_url=None, health=AgentHealth.UNKNOWN, health_message='')
+                       endpoint_url=None, **NO_RUNTIME)
             tokens.revoke_all(job.agent_id)
     elif status == JobStatus.FAILED:
         prefix = '' if job.kind == JobKind.PROVISION else (
             'Stopping' if job.goal == AgentStatus.STOPPED else 'Deleting') + ' failed: '
         _set_agent(job.agent_id, status=AgentStatus.FAILED, status_reason=prefix + error)
     return True
+
+
+def _judge_health_afresh(agent_id: int) -> None:
+    """A provision succeeded: an agent that was unreachable is `unknown` until its runtime beats (silence is judged
+    from now on). `unreachable_since` stays, so the first heartbeat still tells the owner it recovered."""
+    (Agent.update(health=AgentHealth.UNKNOWN, health_message='')
+     .where((Agent.id == agent_id) & (Agent.health == AgentHealth.UNREACHABLE)).execute())
 
 
 def _tell_the_outcome(job: ProvisioningJob, status: JobStatus) -> None:
@@ -192,7 +205,7 @@ def _tell_the_outcome(job: ProvisioningJob, status: JobStatus) -> None:
     agent = Agent.get_by_id(job.agent_id)
     if status == JobStatus.FAILED:
         notifications.agent_failed(agent, failure_reasons.failure_mail_reason(job))
-    elif job.kind == JobKind.PROVISION:
+    elif job.kind == JobKind.PROVISION and not job.heal:  # a healed agent's owner hears when it answers again
         notifications.agent_running(agent)
 
 

@@ -2,8 +2,10 @@
 
 The job table is the truth (field notes: APScheduler's own stores lose one-shot jobs in a crash), so APScheduler
 only ticks: every few seconds it runs the due work (retries whose time has come, dispatches a crash interrupted,
-runs to cancel), and every minute the reaper. A Deploy does not wait for a tick: `events.job_ready` reaches
-`wake` at once, and after each pass a timer is set for the next retry that falls due. The GitHub calls run in a
+runs to cancel), every minute the reaper, and every few seconds the health pass (agents silent for three heartbeat
+intervals become unreachable; those unreachable for AGENT_HEAL_MINUTES are healed). A Deploy does not wait for a
+tick: `events.job_ready` reaches `wake` at once, and after each pass a timer is set for the next retry that falls
+due. The GitHub calls run in a
 pool of their own, so a slow GitHub never takes the threads pages use for `run.io_bound`.
 
 The threads, the clock and the waking come from `platform.workers.BackgroundWorker`.
@@ -17,8 +19,9 @@ from nicegui import background_tasks
 from models import utcnow
 
 from ..platform import events
+from ..platform.settings import get_settings
 from ..platform.workers import BackgroundWorker
-from . import dispatch, github, reaper
+from . import dispatch, github, healing, reaper
 
 log = logging.getLogger(__name__)
 
@@ -34,9 +37,14 @@ class Dispatcher(BackgroundWorker):
         super().__init__(wakes_on=events.job_ready)
         self.timer: asyncio.TimerHandle | None = None
         self.timer_due: float | None = None
+        self.watching_since = utcnow()
 
     def ticks(self) -> list[tuple[Callable[[], Awaitable[None]], float]]:
-        return [(self.work, TICK_SECONDS), (self.reap, REAPER_SECONDS)]
+        return [(self.work, TICK_SECONDS), (self.reap, REAPER_SECONDS), (self.check_health, health_seconds())]
+
+    def started(self) -> None:
+        self.watching_since = utcnow()
+        super().started()
 
     def stopping(self) -> None:
         if self.timer is not None:
@@ -53,6 +61,10 @@ class Dispatcher(BackgroundWorker):
 
     async def reap(self) -> None:
         await self.call(reaper.reap_silent_jobs)
+
+    async def check_health(self) -> None:
+        await self.call(healing.mark_unreachable_agents, self.watching_since)
+        await self.call(healing.heal_unreachable_agents)
 
     async def one_pass(self) -> None:
         job_ids = await self.call(dispatch.due_job_ids) or []
@@ -82,6 +94,11 @@ class Dispatcher(BackgroundWorker):
         self.timer = self.timer_due = None
         if self.running:
             background_tasks.create(self.work(), name='provisioning: due work')
+
+
+def health_seconds() -> float:
+    """Half a heartbeat interval, at most 5 s: an agent is judged unreachable soon after its third missed beat."""
+    return max(0.1, min(TICK_SECONDS, get_settings().agent_heartbeat_seconds / 2))
 
 
 dispatcher = Dispatcher()

@@ -5,9 +5,19 @@ counted: a repeated heartbeat adds nothing, a lost one is made up by the next, a
 """
 from dataclasses import dataclass
 
-from models import Agent, AgentHealth, RuntimeBoot, is_sqlite, utcnow, valid_id, write_transaction
+from models import (
+    Agent,
+    AgentHealth,
+    JobEvent,
+    ProvisioningJob,
+    RuntimeBoot,
+    is_sqlite,
+    utcnow,
+    valid_id,
+    write_transaction,
+)
 
-from ..platform import events
+from ..platform import events, notifications
 from ..platform.inputs import text_problem
 from . import api_keys, revisions, usage
 from .errors import RuntimeControlError
@@ -68,24 +78,46 @@ def record_heartbeat(agent_id: int, body: dict) -> int:
     beat = parse_heartbeat(body)
     with write_transaction():
         agent = Agent.get_by_id(agent_id)
-        count_usage(agent_id, beat)
-        fields = {'last_heartbeat_at': utcnow(), 'health': beat.health, 'health_message': beat.message,
+        now = utcnow()
+        fields = {'last_heartbeat_at': now, 'health': beat.health, 'health_message': beat.message,
                   'applied_revision': beat.revision}
+        if count_usage(agent_id, beat):
+            fields['runtime_started_at'] = now
         Agent.update(**fields).where(Agent.id == agent_id).execute()
+        recovered = agent.unreachable_since is not None and note_recovery(agent)
     api_keys.record_key_use(agent_id, beat.keys_used)
-    if (agent.applied_revision, agent.health, agent.health_message) != (beat.revision, beat.health, beat.message):
+    if recovered:
+        notifications.agent_recovered(agent)
+    if recovered or 'runtime_started_at' in fields or (agent.applied_revision, agent.health, agent.health_message) \
+            != (beat.revision, beat.health, beat.message):
         events.agent_updated(agent.owner_id, agent_id)
     return agent.config_revision
 
 
-def count_usage(agent_id: int, beat: Heartbeat) -> None:
-    """Inside the heartbeat's transaction: add what this boot reported beyond its earlier totals."""
-    RuntimeBoot.insert(agent=agent_id, boot_id=beat.boot_id).on_conflict_ignore().execute()
+def note_recovery(agent: Agent) -> bool:
+    """Inside the transaction: the first heartbeat after the agent was unreachable says so on its timeline, once
+    (the conditional update lets only one of two concurrent heartbeats through)."""
+    if not Agent.update(unreachable_since=None).where((Agent.id == agent.id)
+                                                      & Agent.unreachable_since.is_null(False)).execute():
+        return False
+    job = ProvisioningJob.select(ProvisioningJob.id).where(ProvisioningJob.agent == agent.id) \
+        .order_by(ProvisioningJob.id.desc()).first()
+    if job is not None:
+        JobEvent.create(job=job.id, step='recovered', message='Heartbeats arrive again: the agent answers.')
+    return True
+
+
+def count_usage(agent_id: int, beat: Heartbeat) -> bool:
+    """Inside the heartbeat's transaction: add what this boot reported beyond its earlier totals; True for the
+    first heartbeat of a new boot (the runtime just started)."""
+    new_boot = bool(RuntimeBoot.insert(agent=agent_id, boot_id=beat.boot_id).on_conflict_ignore()
+                    .as_rowcount().execute())
     query = RuntimeBoot.select().where((RuntimeBoot.agent == agent_id) & (RuntimeBoot.boot_id == beat.boot_id))
     boot = (query if is_sqlite() else query.for_update()).get()  # two heartbeats of one boot count once
     if beat.seq <= boot.last_seq:
-        return  # a repeat, or one overtaken by a later heartbeat
+        return new_boot  # a repeat, or one overtaken by a later heartbeat
     increase = {field: max(0, beat.totals[field] - getattr(boot, field)) for field in usage.USAGE_FIELDS}
     totals = {field: max(getattr(boot, field), beat.totals[field]) for field in usage.USAGE_FIELDS}
     RuntimeBoot.update(last_seq=beat.seq, **totals).where(RuntimeBoot.id == boot.id).execute()
     usage.add_usage(agent_id, revisions.model_of(agent_id, beat.revision), increase)
+    return new_boot

@@ -1,11 +1,11 @@
 """`/`: the signed-in user's agents with their status, updated live as provisioning moves on."""
 from nicegui import run, ui
 
-from models import Agent, ProvisioningJob, User
+from models import Agent, AgentStatus, ProvisioningJob, User
 from services import provisioning
 from services.platform import events
 
-from .frame import frame, signed_in_user, status_badge
+from .frame import frame, health_badge, signed_in_user, status_badge
 
 
 @ui.page('/')
@@ -65,4 +65,6 @@ def agent_card(agent: Agent, job: ProvisioningJob | None) -> None:
                     ui.label(step).classes('text-sm text-grey-7').mark(f'agent-{agent.id}-step')
                 if agent.ip_address:
                     ui.label(agent.ip_address).classes('font-mono text-sm')
+                if agent.status == AgentStatus.RUNNING or agent.unreachable_since is not None:
+                    health_badge(agent.health, marker=f'agent-{agent.id}-health')
                 status_badge(agent.status)

@@ -13,7 +13,7 @@ from typing import Any
 from fastapi import HTTPException
 from nicegui import Client, app, run, storage, ui
 
-from models import AgentStatus, User
+from models import AgentHealth, AgentStatus, User
 from services.accounts import accounts
 from services.platform import events
 from services.platform.errors import DomainError
@@ -22,6 +22,8 @@ STATUS_COLORS: dict[str, str] = {
     AgentStatus.DRAFT: 'grey', AgentStatus.PROVISIONING: 'blue', AgentStatus.RUNNING: 'positive',
     AgentStatus.FAILED: 'negative', AgentStatus.STOPPING: 'orange', AgentStatus.STOPPED: 'grey-7',
     AgentStatus.DELETING: 'orange', AgentStatus.DELETED: 'grey-5'}
+HEALTH_COLORS: dict[str, str] = {AgentHealth.HEALTHY: 'positive', AgentHealth.DEGRADED: 'warning',
+                                 AgentHealth.UNREACHABLE: 'negative', AgentHealth.UNKNOWN: 'grey'}
 
 
 def session_user_id(client: Client) -> int | None:
@@ -117,6 +119,10 @@ def logout_form() -> None:
 
 def status_badge(status: str) -> ui.badge:
     return ui.badge(status, color=STATUS_COLORS.get(status, 'grey')).mark(f'status-{status}')
+
+
+def health_badge(health: str, *, marker: str = 'health') -> ui.badge:
+    return ui.badge(health, color=HEALTH_COLORS.get(health, 'grey')).props('outline').mark(marker)
 
 
 @contextmanager

@@ -1,7 +1,11 @@
 """The agent page's runtime sections: revision and usage, editing a running agent live, API keys, the chat panel."""
+from datetime import timedelta
+
 from nicegui.testing import User
 
-from models import Agent, AgentApiKey
+from models import Agent, AgentApiKey, utcnow
+from services.provisioning import healing
+from services.runtime import heartbeats
 from tests.factories import make_agent
 from tests.pages_support import log_in
 
@@ -62,3 +66,33 @@ async def test_the_chat_waits_for_the_agent_to_run(user: User):
     await user.open(f'/agents/{agent.id}')
     await user.should_see('Deploy the agent to chat with it.')
     assert not next(iter(user.find(marker='chat-send').elements)).enabled
+
+
+async def test_the_agents_list_shows_a_running_agents_health_as_it_changes(user: User):
+    account = await log_in(user)
+    agent = make_agent(account, status='running')
+    await user.open('/')
+    await user.should_see(marker=f'agent-{agent.id}-health', content='unknown')
+    heartbeats.record_heartbeat(agent.id, {'boot_id': 'b', 'seq': 1, 'revision': 1, 'status': 'degraded',
+                                           'message': 'provider slow', 'usage': {}})
+    await user.should_see(marker=f'agent-{agent.id}-health', content='degraded', retries=50)
+
+
+async def test_the_agent_page_shows_an_unreachable_agent_live_with_the_reason(user: User):
+    account = await log_in(user)
+    agent = make_agent(account, status='running')
+    Agent.update(updated_at=utcnow() - timedelta(hours=1)).where(Agent.id == agent.id).execute()
+    await user.open(f'/agents/{agent.id}')
+    await user.should_see(marker='health', content='unknown')
+    healing.mark_unreachable_agents(utcnow() - timedelta(days=1))
+    await user.should_see(marker='health', content='unreachable', retries=50)
+    await user.should_see('No heartbeat since it started running')
+
+
+async def test_the_agent_page_shows_how_long_the_runtime_has_been_up(user: User):
+    account = await log_in(user)
+    agent = make_agent(account, status='running')
+    Agent.update(runtime_started_at=utcnow() - timedelta(minutes=42), last_heartbeat_at=utcnow(),
+                 health='healthy').where(Agent.id == agent.id).execute()
+    await user.open(f'/agents/{agent.id}')
+    await user.should_see(marker='uptime', content='up 42 min')

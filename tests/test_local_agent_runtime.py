@@ -1,25 +1,30 @@
 """A local agent end to end, over real processes: AgentHost (`python main.py`, PROVISIONER=local), the agent's
 runtime as its child, and a model provider double; the customer talks to the agent with the official `openai`
 client, as they would."""
+import os
+import re
+import signal
 import time
 from collections.abc import Callable
 
 import openai
 import pytest
 
-from models import Agent
+from models import Agent, ProvisioningJob
 from models import User as Account
 from services.runtime import api_keys
 from tests.factories import make_agent
 from tests.model_provider_double import ModelProviderDouble, provider  # noqa: F401
-from tests.test_local_provisioner import api, deployed, local_app, owner, wait_until  # noqa: F401
+from tests.test_local_provisioner import api, deployed, events_of, local_app, owner, wait_until  # noqa: F401
 
 
 @pytest.fixture(autouse=True)
 def agents_answer_with_the_double(isolated_environment, monkeypatch, provider) -> None:  # noqa: ARG001
-    """Before the app starts: its agents' provider is the double, and they heartbeat twice a second."""
+    """Before the app starts: its agents' provider is the double, they heartbeat twice a second, and one silent
+    for three beats is healed a second later."""
     monkeypatch.setenv('OPENAI_BASE_URL', provider.openai_url)
     monkeypatch.setenv('AGENT_HEARTBEAT_SECONDS', '0.5')
+    monkeypatch.setenv('AGENT_HEAL_MINUTES', '0.02')
 
 
 def applied(agent_id: int) -> Callable[[], bool]:
@@ -96,3 +101,23 @@ def test_chat_with_an_agent_whose_runtime_is_gone_answers_502(local_app: str, ow
     with api(local_app, owner) as client:
         answer = client.post(f'/api/agents/{agent.id}/chat', json={'messages': [{'role': 'user', 'content': 'Hi'}]})
     assert (answer.status_code, answer.json()['error']['code']) == (502, 'AGENT_UNREACHABLE')
+
+
+def test_a_killed_local_agent_becomes_unreachable_is_healed_and_answers_again(local_app: str, owner: Account):
+    agent = make_agent(owner, model='gpt-4.1')
+    deployed(local_app, owner, agent)
+    wait_until(lambda: Agent.get_by_id(agent.id).health == 'healthy', 'the first heartbeat')
+    [started] = [event for event in events_of(agent.id) if event.step == 'running']
+    os.kill(int(re.search(r'process ([0-9]+)', started.message)[1]), signal.SIGKILL)
+
+    wait_until(lambda: Agent.get_by_id(agent.id).health == 'unreachable', 'the silence to be noticed')
+    heal = wait_until(lambda: ProvisioningJob.get_or_none(ProvisioningJob.heal & (ProvisioningJob.agent == agent.id)),
+                      'the heal')
+    wait_until(lambda: Agent.get_by_id(agent.id).health == 'healthy', 'the healed runtime to heartbeat')
+    assert ProvisioningJob.get_by_id(heal.id).status == 'succeeded'
+    assert Agent.get_by_id(agent.id).status == 'running'
+    steps = [event.step for event in events_of(agent.id)]
+    assert steps.index('runtime_exited') < steps.index('unreachable') < steps.index('healing') \
+        < steps.index('recovered')
+    with api(local_app, owner) as client:
+        assert client.get(f'{Agent.get_by_id(agent.id).endpoint_url}/healthz').status_code == 200

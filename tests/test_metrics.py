@@ -4,7 +4,7 @@ import pytest
 from nicegui import Client
 from nicegui.testing import User
 
-from models import db, write_transaction
+from models import Agent, db, write_transaction
 from services.platform import metrics
 from services.platform.settings import Settings, configure
 from services.runtime import usage
@@ -110,3 +110,15 @@ async def test_usage_this_period_is_counted_by_model(user: User):
     text = (await user.http_client.get('/metrics')).text
     assert 'agenthost_usage_requests{model="gpt-4.1"} 3.0' in text
     assert 'agenthost_usage_output_tokens{model="gpt-4.1"} 60.0' in text
+
+
+async def test_running_agents_are_counted_by_health(user: User):
+    owner = make_user()
+    for status, health in (('running', 'healthy'), ('running', 'healthy'), ('running', 'unreachable'),
+                           ('stopped', 'unreachable')):
+        agent = make_agent(owner, status=status)
+        Agent.update(health=health).where(Agent.id == agent.id).execute()
+    text = (await user.http_client.get('/metrics')).text
+    assert 'agenthost_agents_health{health="healthy"} 2.0' in text
+    assert 'agenthost_agents_health{health="unreachable"} 1.0' in text
+    assert 'agenthost_agents_health{health="degraded"} 0.0' in text

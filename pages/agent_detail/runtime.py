@@ -6,17 +6,13 @@ from typing import TYPE_CHECKING
 
 from nicegui import ui
 
-from models import Agent, AgentHealth
+from models import Agent, utcnow
 from services.provisioning import AgentState
 
-from ..frame import card
+from ..frame import card, health_badge
 
 if TYPE_CHECKING:
     from .page import AgentPage
-
-HEALTH_COLORS: dict[str, str] = {AgentHealth.HEALTHY: 'positive', AgentHealth.DEGRADED: 'warning',
-                 AgentHealth.UNREACHABLE: 'negative', AgentHealth.UNKNOWN: 'grey'}
-
 
 def revision_text(agent: Agent) -> str:
     if agent.applied_revision == agent.config_revision:
@@ -24,10 +20,23 @@ def revision_text(agent: Agent) -> str:
     return f'Applying revision {agent.config_revision}'
 
 
+def uptime(agent: Agent) -> str:
+    """Since the runtime's first heartbeat of this boot, as of the latest heartbeat (the section redraws on each)."""
+    seconds = int(((agent.last_heartbeat_at or utcnow()) - agent.runtime_started_at).total_seconds())
+    days, rest = divmod(max(seconds, 0), 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, seconds = divmod(rest, 60)
+    if days:
+        return f'{days} d {hours} h'
+    if hours:
+        return f'{hours} h {minutes} min'
+    return f'{minutes} min' if minutes else f'{seconds} s'
+
+
 def runtime_of(state: AgentState) -> tuple:
     agent = state.agent
     return (agent.endpoint_url, agent.config_revision, agent.applied_revision, agent.health, agent.health_message,
-            agent.last_heartbeat_at, state.usage)
+            agent.last_heartbeat_at, agent.runtime_started_at, state.usage)
 
 
 class Runtime:
@@ -47,8 +56,10 @@ class Runtime:
         self.shown = runtime_of(state)
         agent, usage = state.agent, state.usage
         with ui.row().classes('items-center gap-3'):
-            ui.badge(agent.health, color=HEALTH_COLORS.get(agent.health, 'grey')).mark('health')
+            health_badge(agent.health)
             ui.label(revision_text(agent)).mark('revision')
+            if agent.runtime_started_at:
+                ui.label(f'up {uptime(agent)}').classes('text-sm text-grey-7').mark('uptime')
             if agent.last_heartbeat_at:
                 ui.label(f'last heartbeat {agent.last_heartbeat_at:%H:%M:%S} UTC').classes('text-sm text-grey-7')
         if agent.health_message:

@@ -13,7 +13,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.gc_collector import GCCollector
 from prometheus_client.process_collector import ProcessCollector
 
-from models import JOB_STATUSES, db
+from models import JOB_STATUSES, Agent, AgentHealth, AgentStatus, db
 
 from . import loop_lag
 
@@ -81,6 +81,26 @@ class JobsCollector:
 
 
 registry.register(JobsCollector())
+
+
+class HealthCollector:
+    """`agenthost_agents_health{health}`: running agents by what their heartbeats say, all states present."""
+
+    def collect(self):
+        family = GaugeMetricFamily('agenthost_agents_health', 'Running agents by health.', labels=['health'])
+        counts = dict.fromkeys(AgentHealth, 0)
+        try:
+            rows = (Agent.select(Agent.health, peewee.fn.COUNT(Agent.id)).where(Agent.status == AgentStatus.RUNNING)
+                    .group_by(Agent.health).tuples())
+            counts.update(dict(rows))
+        except peewee.DatabaseError as error:
+            log.warning('metrics could not count agents by health: %s', error)
+        for health, number in counts.items():
+            family.add_metric([str(health)], number)
+        yield family
+
+
+registry.register(HealthCollector())
 
 USAGE_METRICS = (('requests', 'Chat requests'), ('input_tokens', 'Input tokens'), ('output_tokens', 'Output tokens'))
 

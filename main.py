@@ -57,6 +57,7 @@ import pages.checkout_return  # noqa: E402  /billing/return
 import pages.settings  # noqa: E402  /settings
 from api import agent_chat as agent_chat_api  # noqa: E402
 from api import agent_keys as agent_keys_api  # noqa: E402
+from api import agent_logs as agent_logs_api  # noqa: E402
 from api import agents as agents_api  # noqa: E402
 from api import auth as auth_api  # noqa: E402
 from api import billing as billing_api  # noqa: E402
@@ -87,11 +88,12 @@ app.include_router(pages.auth.router)  # GET /login/complete, POST /logout: they
 app.include_router(agents_api.router)  # /api/agents…
 app.include_router(agent_keys_api.router)  # /api/agents/{id}/keys…
 app.include_router(agent_chat_api.router)  # POST /api/agents/{id}/chat
+app.include_router(agent_logs_api.router)  # GET /api/agents/{id}/logs
 app.include_router(billing_api.router)  # GET /api/billing, POST /api/billing/checkout, POST /api/billing/portal
 app.include_router(stripe_webhook_api.router)  # POST /api/webhooks/stripe
 app.include_router(github_webhook_api.router)  # POST /api/webhooks/github
 app.include_router(provisioning_api.router)  # POST /api/provisioning/callback, POST /api/provisioning/bootstrap
-app.include_router(runtime_api.router)  # GET /api/runtime/config, POST /api/runtime/heartbeat
+app.include_router(runtime_api.router)  # GET /api/runtime/config, POST /api/runtime/heartbeat, POST /api/runtime/logs
 app.include_router(docs_api.router)  # GET /openapi.json, /docs
 app.add_static_files(docs_api.ASSETS_PATH, docs_api.ASSETS_FOLDER)  # Swagger UI's own files, for /docs
 app.include_router(api_errors.fallback)  # any other /api path: 404 in the API's error shape

@@ -1,12 +1,12 @@
-"""The control plane agents' runtimes call, with `Authorization: Bearer <runtime token>`: the config long poll and
-the heartbeat."""
+"""The control plane agents' runtimes call, with `Authorization: Bearer <runtime token>`: the config long poll, the
+heartbeat and the log lines."""
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response
 from nicegui import run
 
 from models import MAX_ID
-from services.runtime import config, heartbeats, tokens
+from services.runtime import config, heartbeats, log_lines, tokens
 
 from . import schemas
 from .bodies import read_json
@@ -30,3 +30,11 @@ async def runtime_heartbeat(request: Request, authorization: Annotated[str | Non
     agent_id = await run.io_bound(tokens.agent_id_for, authorization)
     body = await read_json(request)
     return {'revision': await run.io_bound(heartbeats.record_heartbeat, agent_id, body)}
+
+
+@router.post('/logs', response_model=schemas.LogLinesAnswer, openapi_extra=schemas.body(schemas.LogLinesRequest))
+async def runtime_logs(request: Request, authorization: Annotated[str | None, Header()] = None) -> dict:
+    """The runtime's newest log lines (numbered per boot, so a batch sent twice is kept once)."""
+    agent_id = await run.io_bound(tokens.agent_id_for, authorization)
+    body = await read_json(request)
+    return {'added': await run.io_bound(log_lines.record_log_lines, agent_id, body)}

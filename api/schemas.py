@@ -279,3 +279,30 @@ class HeartbeatRequest(Shape):
 
 class HeartbeatAnswer(Shape):
     revision: int = Field(description='the newest config revision; the runtime fetches it when it is newer')
+
+
+class ShippedLogLine(Shape):
+    seq: int = Field(description='numbered from 1 per boot')
+    at: str = Field(description='ISO 8601 time')
+    level: Literal['debug', 'info', 'warning', 'error', 'critical']
+    message: str
+
+
+class LogLinesRequest(Shape):
+    boot_id: str
+    lines: list[ShippedLogLine] = Field(max_length=200)
+
+
+class LogLinesAnswer(Shape):
+    added: int = Field(description='lines that were new (a batch sent again adds none)')
+
+
+class AgentLogLine(Shape):
+    at: str
+    level: str
+    message: str
+    boot_id: str
+
+
+class AgentLog(Shape):
+    lines: list[AgentLogLine] = Field(description='the newest lines, oldest first (at most 500)')

@@ -5,7 +5,7 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -17,6 +17,7 @@ from .errors import RuntimeApiError, error_response, provider_failed
 from .heartbeats import heartbeat_forever
 from .keys import FailureLimiter, bearer_of, invalid_key, key_id_for
 from .limits import ChatRequest, chat_request_of, read_body
+from .logbook import LogBook, ship_logs_forever
 from .providers import Delta
 from .state import Active, RuntimeState
 
@@ -75,9 +76,23 @@ def usage_of(input_tokens: int, output_tokens: int) -> dict:
             'total_tokens': input_tokens + output_tokens}
 
 
+@contextlib.contextmanager
+def counted_provider_call(state: RuntimeState) -> Iterator[None]:
+    """A model call's outcome feeds the runtime's health: several failures in a row make it `degraded`."""
+    try:
+        yield
+    except RuntimeApiError as error:
+        if error.status == 502:
+            state.provider_failed(error.message)
+        raise
+    state.provider_answered()
+
+
 async def complete(state: RuntimeState, active: Active, chat: ChatRequest) -> JSONResponse:
-    reply = await active.provider.complete(chat)
+    with counted_provider_call(state):
+        reply = await active.provider.complete(chat)
     state.usage.add(reply.input_tokens, reply.output_tokens)
+    log.info('answered a chat request: %s input and %s output tokens', reply.input_tokens, reply.output_tokens)
     return JSONResponse({'id': completion_id(), 'object': 'chat.completion', 'created': int(time.time()),
                          'model': active.config.model,
                          'choices': [{'index': 0, 'message': {'role': 'assistant', 'content': reply.text},
@@ -114,17 +129,22 @@ async def chunks(state: RuntimeState, model: str, chat: ChatRequest, deltas: Asy
                 yield before + json.dumps(delta.text).encode() + after
                 continue
             state.usage.add(delta.input_tokens, delta.output_tokens)
+            log.info('streamed a chat answer: %s input and %s output tokens', delta.input_tokens,
+                     delta.output_tokens)
             yield sse({**base, 'choices': [{'index': 0, 'delta': {}, 'finish_reason': delta.finish_reason}],
                        **usage_field})
             if chat.include_usage:
                 yield sse({**base, 'choices': [], 'usage': usage_of(delta.input_tokens, delta.output_tokens)})
     except RuntimeApiError as error:
+        state.provider_failed(error.message)
         yield sse(error.body())
         return
     except Exception as error:  # noqa: BLE001 — the SDKs let transport errors out of a started stream unwrapped
-        log.warning('the provider stream broke off: %r', error)
-        yield sse(provider_failed(f'the model provider stream broke off: {type(error).__name__}').body())
+        broke_off = provider_failed(f'the model provider stream broke off: {type(error).__name__}')
+        state.provider_failed(broke_off.message)
+        yield sse(broke_off.body())
         return
+    state.provider_answered()
     yield sse('[DONE]')
 
 
@@ -134,7 +154,8 @@ async def chat_completions(request: Request) -> Response:
     chat = chat_request_of(await read_body(request))
     if not chat.stream:
         return await complete(state, active, chat)
-    deltas = await active.provider.open_stream(chat)
+    with counted_provider_call(state):
+        deltas = await active.provider.open_stream(chat)
     return StreamingResponse(chunks(state, active.config.model, chat, deltas), media_type='text/event-stream',
                              headers={'Cache-Control': 'no-cache', 'X-Accel-Buffering': 'no'})
 
@@ -161,18 +182,26 @@ async def method_not_allowed(request: Request, error: Exception) -> Response:
 
 @contextlib.asynccontextmanager
 async def lifespan(app: Starlette) -> AsyncIterator[None]:
-    """Starts the config long poll and the heartbeats; both run as long as the process serves."""
+    """Starts the config long poll, the heartbeats and the log shipping; they run as long as the process serves.
+    The log book takes the root logger's lines for that long."""
     state: RuntimeState = app.state.runtime
-    client = control_client(os.environ.get('AGENTHOST_URL', 'http://127.0.0.1:8000'),
-                            os.environ.get('AGENTHOST_RUNTIME_TOKEN', ''))
+    book: LogBook = app.state.logbook
+    token = os.environ.get('AGENTHOST_RUNTIME_TOKEN', '')
+    book.remember_secret(token)
+    state.secret_keepers.append(book.remember_secret)
+    logging.getLogger().addHandler(book)
+    client = control_client(os.environ.get('AGENTHOST_URL', 'http://127.0.0.1:8000'), token)
     state.spawn(poll_config_forever(state, client))
     state.spawn(heartbeat_forever(state, client))
+    state.spawn(ship_logs_forever(book, state.boot_id, client))
+    log.info('runtime started (boot %s)', state.boot_id)
     try:
         yield
     finally:
         for task in list(state.background):
             task.cancel()
         await client.aclose()
+        logging.getLogger().removeHandler(book)
 
 
 def create_app() -> Starlette:
@@ -185,5 +214,6 @@ def create_app() -> Starlette:
                          Exception: unexpected},
         lifespan=lifespan)
     app.state.runtime = RuntimeState()
+    app.state.logbook = LogBook()
     app.state.limiter = FailureLimiter()
     return app

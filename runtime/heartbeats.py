@@ -2,7 +2,6 @@
 import asyncio
 import contextlib
 import logging
-import uuid
 
 import httpx
 
@@ -50,7 +49,7 @@ async def refresh_quietly(state: RuntimeState, client: httpx.AsyncClient) -> Non
 
 async def heartbeat_forever(state: RuntimeState, client: httpx.AsyncClient) -> None:
     """Beats every `heartbeat_seconds`; the first waits briefly for a config so it can already name a revision."""
-    boot_id = str(uuid.uuid4())
+    boot_id = state.boot_id
     seq = 0
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(state.configured.wait(), FIRST_CONFIG_WAIT_SECONDS)

@@ -1,6 +1,7 @@
 """What the runtime serves with right now: one immutable Active (config and its provider), replaced by reference."""
 import asyncio
 import logging
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -8,6 +9,8 @@ from .config import AgentConfig
 from .providers import PROVIDER_TIMEOUT_SECONDS, Provider, provider_for
 
 log = logging.getLogger('runtime')
+
+FAILURES_BEFORE_DEGRADED = 3
 
 
 @dataclass(frozen=True)
@@ -42,10 +45,17 @@ class RuntimeState:
     usage: Usage = field(default_factory=Usage)
     background: set[asyncio.Task] = field(default_factory=set)
     configured: asyncio.Event = field(default_factory=asyncio.Event)
+    boot_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    provider_failures: int = 0
+    provider_problem: str = ''
+    secret_keepers: list = field(default_factory=list)
+    """Callables told every provider key applied (the log book masks them)."""
 
     def apply(self, config: AgentConfig) -> None:
         """Swaps the new config in with one assignment; the old provider closes once its requests had time."""
         previous = self.active
+        for keep_secret in self.secret_keepers:
+            keep_secret(config.provider_api_key)
         self.active = Active(config, provider_for(config))
         self.seen_revision = config.revision
         self.problem = ''
@@ -63,10 +73,26 @@ class RuntimeState:
         log.warning('%s', self.problem)
 
     def health(self) -> tuple[str, str]:
-        """`ok`, or `degraded` with the reason: no config yet, or a newer one that could not be applied."""
+        """`ok`, or `degraded` with the reason: no config yet, a newer one that could not be applied, or a model
+        provider that failed the last few requests in a row."""
         if self.active is None:
             return 'degraded', self.problem or 'no configuration received yet'
-        return ('degraded', self.problem) if self.problem else ('ok', '')
+        if self.problem:
+            return 'degraded', self.problem
+        if self.provider_failures >= FAILURES_BEFORE_DEGRADED:
+            return 'degraded', f'the last {self.provider_failures} model calls failed: {self.provider_problem}'
+        return 'ok', ''
+
+    def provider_failed(self, message: str) -> None:
+        self.provider_failures += 1
+        self.provider_problem = message
+        log.warning('model call failed: %s', message)
+
+    def provider_answered(self) -> None:
+        if self.provider_failures:
+            log.info('the model provider answers again after %s failed call(s)', self.provider_failures)
+        self.provider_failures = 0
+        self.provider_problem = ''
 
     def spawn(self, coroutine) -> None:
         task = asyncio.get_running_loop().create_task(coroutine)

@@ -51,6 +51,7 @@ class RuntimeControlDouble(HttpDouble):
         self.config: dict | None = None
         self.revision = 0
         self.heartbeats: list[dict] = []
+        self.log_batches: list[dict] = []
         self.config_requests: list[str] = []
         self.changed = threading.Condition()
         self.down = False
@@ -66,7 +67,10 @@ class RuntimeControlDouble(HttpDouble):
         self.answer_config(request)
 
     def on_post(self, request: BaseHTTPRequestHandler) -> None:
-        self.answer_heartbeat(request)
+        if urlsplit(request.path).path == '/api/runtime/logs':
+            self.answer_log_lines(request)
+        else:
+            self.answer_heartbeat(request)
 
     def publish(self, config: dict) -> int:
         """A new revision of `config` (which may be unusable on purpose); wakes every waiting long poll."""
@@ -79,6 +83,10 @@ class RuntimeControlDouble(HttpDouble):
     def heartbeats_so_far(self) -> list[dict]:
         with self.changed:
             return list(self.heartbeats)
+
+    def log_lines_so_far(self) -> list[dict]:
+        with self.changed:
+            return [line for batch in self.log_batches for line in batch['lines']]
 
     def authorised(self, handler: BaseHTTPRequestHandler) -> bool:
         if handler.headers.get('Authorization') == f'Bearer {self.token}':
@@ -124,6 +132,14 @@ class RuntimeControlDouble(HttpDouble):
             self.heartbeats.append(body)
             revision = self.revision
         send_json(handler, 200, {'revision': revision})
+
+    def answer_log_lines(self, handler: BaseHTTPRequestHandler) -> None:
+        body = json.loads(handler.rfile.read(int(handler.headers.get('Content-Length', 0))) or b'{}')
+        if not self.authorised(handler):
+            return
+        with self.changed:
+            self.log_batches.append(body)
+        send_json(handler, 200, {'added': len(body.get('lines', []))})
 
 
 @dataclass

@@ -3,6 +3,7 @@
 
 One runtime serves this module's tests; each test publishes the config it needs and waits until it is applied.
 """
+import json
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -13,7 +14,13 @@ import openai
 import pytest
 
 from tests.model_provider_double import Failure, ModelProviderDouble
-from tests.runtime_control_double import RuntimeControlDouble, RuntimeProcess, agent_config, runtime_process
+from tests.runtime_control_double import (
+    RUNTIME_TOKEN,
+    RuntimeControlDouble,
+    RuntimeProcess,
+    agent_config,
+    runtime_process,
+)
 
 KEY = 'ah_customer-key-one'
 OTHER_KEY = 'ah_customer-key-two'
@@ -347,3 +354,33 @@ def test_runtime_retries_until_agenthost_comes_up(provider, tmp_path):
             wait_until(lambda: applied(runtime, revision), timeout=30, what='the config after AgentHost came up')
         finally:
             control.close()
+
+
+def test_three_failed_model_calls_in_a_row_report_degraded_until_one_answers(openai_agent, runtime, control,
+                                                                            provider):
+    ask(runtime, 'a success first: earlier tests made calls fail')
+    before = len(control.heartbeats_so_far())
+    provider.fail_next(*[Failure(529, 'overloaded')] * 3)
+    for _ in range(3):
+        with pytest.raises(openai.APIStatusError):
+            ask(runtime, 'hello')
+    degraded = wait_until(lambda: next((beat for beat in control.heartbeats_so_far()[before:]
+                                        if beat['status'] == 'degraded'), None), what='a degraded heartbeat')
+    assert 'the last 3 model calls failed' in degraded['message'] and 'overloaded' in degraded['message']
+    ask(runtime, 'better now?')
+    wait_until(lambda: control.heartbeats_so_far()[-1]['status'] == 'ok', what='an ok heartbeat again')
+
+
+def test_log_lines_reach_agenthost_numbered_and_without_secrets(openai_agent, runtime, control, provider):
+    provider.fail_next(Failure(500, f'upstream rejected {PROVIDER_KEY} and Bearer sk-live-abcdefghijkl'))
+    with pytest.raises(openai.APIStatusError):
+        ask(runtime, 'hello')
+    ask(runtime, 'hello again')
+    lines = wait_until(lambda: (lines := control.log_lines_so_far()) and any('upstream rejected' in line['message']
+                                                                             for line in lines) and lines,
+                       what='the failure in the shipped log')
+    shipped = json.dumps(lines)
+    assert PROVIDER_KEY not in shipped and RUNTIME_TOKEN not in shipped and 'sk-live-abcdefghijkl' not in shipped
+    assert any(line['message'].startswith('applied config revision') for line in lines)
+    seqs = [line['seq'] for line in lines]
+    assert seqs == sorted(set(seqs)) and {'seq', 'at', 'level', 'message'} <= set(lines[0])

@@ -15,7 +15,7 @@ from services.platform.errors import DomainError
 from services.provisioning import AgentState
 
 from ..frame import frame
-from . import chat, configuration, header, keys, runtime, timeline
+from . import chat, configuration, header, keys, logs, runtime, timeline
 
 shared_reads = events.SharedReads()
 """Every open page of one agent reloads after a change; one database read serves them all."""
@@ -68,5 +68,5 @@ class AgentPage:
 
 
 SECTIONS: tuple[Callable[[AgentPage], Section], ...] = (header.Header, runtime.Runtime, chat.Chat, timeline.Timeline,
-                                                       configuration.Configuration, keys.Keys)
+                                                       logs.Logs, configuration.Configuration, keys.Keys)
 """The page's sections, top to bottom."""

@@ -24,6 +24,9 @@ job_ready: Event[int] = Event()
 account_changed: Event[int] = Event()
 """(user id): an account was disabled, lost admin rights or logged out somewhere; its open pages check it again."""
 
+agent_log: Event[int, int] = Event()
+"""(owner id, agent id): the agent's runtime shipped new log lines; its open page shows them."""
+
 agent_config_changed: Event[int] = Event()
 """(agent id): a new config revision was saved; the runtime's waiting long poll answers at once."""
 
@@ -49,6 +52,10 @@ def agent_updated(owner_id: int, agent_id: int) -> None:
     with _versions_lock:
         _agent_versions[agent_id] = next(_changes)
     publish(agent_changed, owner_id, agent_id)
+
+
+def agent_logged(owner_id: int, agent_id: int) -> None:
+    publish(agent_log, owner_id, agent_id)
 
 
 def agent_version(agent_id: int) -> int:

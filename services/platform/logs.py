@@ -52,6 +52,7 @@ PATTERNS = (
     (re.compile(r'\bah_[A-Za-z0-9_-]{6,}'), f'ah_{MASK}'),
     (re.compile(r'\b(sk|rk|pk)_(live|test)_[A-Za-z0-9_]+|\bsk_[A-Za-z0-9_]{6,}'), MASK),
     (re.compile(r'\bwhsec_[A-Za-z0-9_]+'), MASK),
+    (re.compile(r'\b(sk-ant-|sk-|rt_)[A-Za-z0-9_-]{6,}'), rf'\1{MASK}'),  # model providers' keys, runtime tokens
     (re.compile(r'\b(v0|v1|sha1|sha256)=[0-9a-fA-F]{16,}'), rf'\1={MASK}'),
     (re.compile(r'\$argon2(id|i|d)\$[^\s\'"]+'), f'$argon2\\1${MASK}'),  # password hashes, e.g. in SQL debug lines
 )

@@ -217,6 +217,8 @@ class CallbackRequest(Shape):
     server_id: str | None = Field(None, max_length=64)
     run_id: str | None = Field(None, max_length=32)
     run_url: str | None = Field(None, max_length=512)
+    endpoint_url: str | None = Field(None, max_length=255, description='https:// URL where the server\'s runtime '
+                                                                       'answers (with `succeeded`)')
 
 
 class CallbackAnswer(Shape):

@@ -86,5 +86,5 @@ async def test_the_page_rebuilds_from_the_database_when_opened_again(github: Git
     await report(user, job.id, 'progress', step='agent_starting', message='Container starting')
     await user.open(f'/agents/{agent.id}')
     await user.should_see(marker='step-agent_starting step-done')
-    await user.should_see(marker='step-running step-current')
+    await user.should_see(marker='step-certificate step-current')
     await user.should_see('Container starting')

@@ -26,10 +26,13 @@ GITHUB = 'github'
 TOLERANCE_SECONDS = 300
 MAX_SIGNATURE_HEADER = 1024  # a timestamp and a few digests while a secret is rotated
 TIMESTAMP_PATTERN = re.compile(r'[0-9]{1,12}')
-CALLBACK_FIELDS = ('job_id', 'status', 'step', 'message', 'ip_address', 'server_id', 'run_id', 'run_url')
-FIELD_LIMITS = {'step': 64, 'ip_address': 64, 'server_id': 64, 'run_id': 32, 'run_url': 512}
+CALLBACK_FIELDS = ('job_id', 'status', 'step', 'message', 'ip_address', 'server_id', 'run_id', 'run_url',
+                   'endpoint_url')
+FIELD_LIMITS = {'step': 64, 'ip_address': 64, 'server_id': 64, 'run_id': 32, 'run_url': 512, 'endpoint_url': 255}
 """What the columns hold; longer values are refused (PostgreSQL would refuse them later, as a 500)."""
 MESSAGE_LIMIT = 2000
+ENDPOINT_URL = re.compile(r'https://[A-Za-z0-9.-]+(:[0-9]{1,5})?')
+"""Where a server's runtime answers, behind its own Caddy: always HTTPS (API keys travel to it)."""
 
 
 class SignatureError(DomainError):
@@ -120,6 +123,9 @@ def parse_report(body: bytes) -> Report:
         if len(text) > FIELD_LIMITS.get(name, MESSAGE_LIMIT):
             raise DomainError('INVALID_INPUT', f'{name} must be at most {FIELD_LIMITS[name]} characters.', field=name)
         fields[name] = text
+    if fields['endpoint_url'] and not ENDPOINT_URL.fullmatch(fields['endpoint_url']):
+        raise DomainError('INVALID_INPUT', 'endpoint_url must be an https:// URL without a path, such as '
+                                           'https://203-0-113-7.sslip.io.', field='endpoint_url')
     return Report(job_id=job_id, status=data['status'], **fields)
 
 

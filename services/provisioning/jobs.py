@@ -37,17 +37,19 @@ STATUS_RANK: dict[str, int] = {JobStatus.QUEUED: 0, JobStatus.DISPATCHING: 1, Jo
                                JobStatus.IN_PROGRESS: 3, JobStatus.SUCCEEDED: 4, JobStatus.FAILED: 4,
                                JobStatus.CANCELLED: 4}
 STEPS: dict[str, tuple[str, ...]] = {
-    JobKind.PROVISION: (JobStatus.QUEUED, JobStatus.DISPATCHED, 'server_created', 'agent_starting',
+    JobKind.PROVISION: (JobStatus.QUEUED, JobStatus.DISPATCHED, 'server_created', 'agent_starting', 'certificate',
                         AgentStatus.RUNNING),
     JobKind.DEPROVISION: (JobStatus.QUEUED, JobStatus.DISPATCHED, 'server_deleted', AgentStatus.STOPPED)}
 """The named steps a page shows for each kind of job, in order; callbacks name the ones in the middle. The first
 two are the job's statuses at that point, the last is the agent status the job leads to (its goal)."""
+LOCAL_STEPS: dict[str, tuple[str, ...]] = {
+    JobKind.PROVISION: (JobStatus.QUEUED, JobStatus.DISPATCHED, 'agent_starting', AgentStatus.RUNNING),
+    JobKind.DEPROVISION: (JobStatus.QUEUED, JobStatus.DISPATCHED, 'server_deleted', AgentStatus.STOPPED)}
+"""The same on this machine (`PROVISIONER=local`): no server to create and no certificate to wait for."""
 STEP_LABELS: dict[str, str] = {
     JobStatus.QUEUED: 'Queued', JobStatus.DISPATCHED: 'Dispatched', 'server_created': 'Server created',
-    'agent_starting': 'Agent starting', AgentStatus.RUNNING: 'Running', 'server_deleted': 'Server deleted',
-    AgentStatus.STOPPED: 'Stopped', AgentStatus.DELETED: 'Deleted'}
-
-
+    'agent_starting': 'Runtime starting', 'certificate': 'Certificate', AgentStatus.RUNNING: 'Running',
+    'server_deleted': 'Server deleted', AgentStatus.STOPPED: 'Stopped', AgentStatus.DELETED: 'Deleted'}
 NO_RUNTIME = {'health': AgentHealth.UNKNOWN, 'health_message': '', 'unreachable_since': None,
               'runtime_started_at': None}
 """What an agent whose runtime was removed shows: nothing to judge."""
@@ -220,7 +222,8 @@ def record_event(job_id: int, step: str, message: str) -> None:
 
 def steps_of(job: ProvisioningJob) -> tuple[str, ...]:
     """The named steps of this job, in order (a deprovision ends in `stopped` or `deleted`)."""
-    return STEPS[JobKind.PROVISION] if job.kind == JobKind.PROVISION else (*STEPS[JobKind.DEPROVISION][:-1], job.goal)
+    steps = LOCAL_STEPS if get_settings().provisioner_kind == 'local' else STEPS
+    return steps[JobKind.PROVISION] if job.kind == JobKind.PROVISION else (*steps[JobKind.DEPROVISION][:-1], job.goal)
 
 
 def _step_index(job: ProvisioningJob) -> int:

@@ -32,6 +32,7 @@ class Report:
     server_id: str = ''
     run_id: str = ''
     run_url: str = ''
+    endpoint_url: str = ''
 
 
 def apply_report(report: Report) -> tuple[ProvisioningJob, bool]:
@@ -53,9 +54,10 @@ def apply_report(report: Report) -> tuple[ProvisioningJob, bool]:
         fields: dict = {'last_news_at': now, 'updated_at': now}
         if report.run_id and not job.run_id:
             fields.update(run_id=report.run_id, run_url=report.run_url or None)
-        if report.ip_address or report.server_id:
-            _set_agent(job.agent_id, **({'ip_address': report.ip_address} if report.ip_address else {}),
-                       **({'server_id': report.server_id} if report.server_id else {}))
+        server = {name: value for name in ('ip_address', 'server_id', 'endpoint_url')
+                  if (value := getattr(report, name))}
+        if server:
+            _set_agent(job.agent_id, **server)
         if report.status in PROGRESS_STATUSES:
             if STATUS_RANK[job.status] < STATUS_RANK[JobStatus.IN_PROGRESS]:
                 fields['status'] = JobStatus.IN_PROGRESS

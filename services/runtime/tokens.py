@@ -3,7 +3,7 @@
 A token is `rt_` and 32 random bytes, stored as its SHA-256 and minted for one provision job (by the bootstrap call
 of the workflow, or by the local provisioner). A new job's token works at once, so the new runtime can fetch its
 config before it is ready; the tokens of earlier jobs keep working until the new job succeeds (the old server may
-still be serving), then die.
+still be serving), then die. A job that reuses a server (its runtime keeps its token) mints none and revokes none.
 """
 import hashlib
 import secrets
@@ -48,7 +48,11 @@ def agent_id_for(authorization: str | None) -> int:
 
 
 def supersede(agent_id: int, job_id: int) -> None:
-    """Inside the transaction in which provision job `job_id` succeeds: the tokens of other jobs die."""
+    """Inside the transaction in which provision job `job_id` succeeds: the tokens of other jobs die, if this job
+    minted one. A job that reused a server whose runtime was still there (a heal, a retry) minted none: that
+    runtime's token stays the one that works."""
+    if not RuntimeToken.select().where((RuntimeToken.agent == agent_id) & (RuntimeToken.job == job_id)).exists():
+        return
     (RuntimeToken.update(revoked_at=utcnow())
      .where((RuntimeToken.agent == agent_id) & RuntimeToken.revoked_at.is_null()
             & (RuntimeToken.job.is_null() | (RuntimeToken.job != job_id)))

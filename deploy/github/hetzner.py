@@ -23,6 +23,7 @@ project), SERVER_TYPES (JSON object, size → server type), READY_SECONDS (defau
 (another API base) and POLL_SECONDS (the pause between checks); ENDPOINT_URL replaces the computed endpoint, for
 tests and for operators who front agents differently. Reports go through report.py (CALLBACK_URL, …).
 """
+import http.client
 import json
 import os
 import re
@@ -107,8 +108,11 @@ class Plan:
 
 
 def plan_from(env: dict[str, str]) -> Plan:
-    types = json.loads(env['SERVER_TYPES']) if env.get('SERVER_TYPES') else DEFAULT_SERVER_TYPES
-    if env['SIZE'] not in types:
+    try:
+        types = json.loads(env['SERVER_TYPES']) if env.get('SERVER_TYPES') else DEFAULT_SERVER_TYPES
+    except ValueError:
+        raise ProviderError('SERVER_TYPES must be a JSON object such as {"small": "cx22"}') from None
+    if not isinstance(types, dict) or env['SIZE'] not in types:
         raise ProviderError(f'unknown size {env["SIZE"]!r}; SERVER_TYPES knows {", ".join(types)}')
     domain = env.get('AGENT_DOMAIN', '').strip().strip('.').lower()
     if domain and not re.fullmatch(r'[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+', domain):
@@ -244,7 +248,7 @@ def readiness_problem(endpoint: str) -> str:
             return '' if response.status == 200 else f'/readyz answered HTTP {response.status}'
     except urllib.error.HTTPError as error:
         return f'/readyz answered HTTP {error.code} {error.read().decode(errors="replace")[:200]}'.strip()
-    except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as error:
+    except (OSError, http.client.HTTPException) as error:  # refused, reset, timed out, TLS, not HTTP at all
         reason = getattr(error, 'reason', error)
         if 'CERTIFICATE' in str(reason).upper() or 'SSL' in type(reason).__name__.upper():
             return f'no valid HTTPS certificate yet ({reason})'
@@ -255,7 +259,6 @@ def ready_problem(endpoint: str, seconds: float, pause: float, on_reachable=None
     """'' once /readyz answers 200 within `seconds`, else the last problem; `on_reachable` is called once, when
     the endpoint first accepts connections (the proxy is up and fetching its certificate)."""
     deadline = time.monotonic() + seconds
-    problem = 'nothing answered'
     while True:
         if on_reachable is not None and reachable(endpoint):
             on_reachable()
@@ -266,14 +269,15 @@ def ready_problem(endpoint: str, seconds: float, pause: float, on_reachable=None
         time.sleep(pause)
 
 
-def started(cloud: Hetzner, plan: Plan, server_id: str, say, seconds: float, *, announce: bool) -> tuple[str, str, str]:
-    """Wait for the server to run and its runtime to be ready: (address, endpoint, '' or the last problem)."""
+def started(cloud: Hetzner, plan: Plan, server_id: str, say, seconds: float, *,
+            announce: str = '') -> tuple[str, str, str]:
+    """Wait for the server to run and its runtime to be ready: (address, endpoint, '' or the last problem). With
+    `announce` (what is starting), the steps agent_starting and certificate are reported on the way."""
     address = ipv4(running_server(cloud, server_id, plan.pause))
     endpoint = endpoint_of(plan, address)
     if not announce:
         return address, endpoint, ready_problem(endpoint, seconds, plan.pause)
-    say('progress', 'agent_starting', f'Server {server_id} is running at {address}; the runtime {plan.image} is '
-        'starting', address, server_id)
+    say('progress', 'agent_starting', f'Server {server_id} is running at {address}; {announce}', address, server_id)
     host = urllib.parse.urlsplit(endpoint).netloc
     return address, endpoint, ready_problem(endpoint, seconds, plan.pause, lambda: say(
         'progress', 'certificate', f'{host} answers; waiting for the HTTPS certificate of {endpoint} and for the '
@@ -287,7 +291,8 @@ def provision(cloud: Hetzner, plan: Plan, say) -> None:
     outcome = reused(cloud, plan, server, say) if server is not None else None
     if outcome is None:
         server_id = created(cloud, plan, say)
-        address, endpoint, problem = started(cloud, plan, server_id, say, plan.ready_seconds, announce=True)
+        address, endpoint, problem = started(cloud, plan, server_id, say, plan.ready_seconds,
+                                             announce=f'the runtime {plan.image} is starting')
         if problem:
             raise ProviderError(f'the runtime did not become ready at {endpoint} within {plan.ready_seconds:.0f} s: '
                                 f'{problem}')
@@ -307,13 +312,14 @@ def reused(cloud: Hetzner, plan: Plan, server: dict, say) -> tuple[str, str, str
         powered = '; it was off, so it is powered on'
     say('progress', 'server_created', f'Server {server_id} found (created by an earlier run) in {plan.region}{powered}',
         ipv4(server), server_id)
-    address, endpoint, problem = started(cloud, plan, server_id, say, seconds, announce=True)
+    address, endpoint, problem = started(cloud, plan, server_id, say, seconds,
+                                         announce='the runtime there is starting, or already running')
     if not problem:
         return address, endpoint, server_id
     say('progress', 'agent_starting', f'Server {server_id} was not ready within {seconds:.0f} s ({problem}); '
         'rebooting it', address, server_id)
     cloud.act(server_id, 'reset')
-    address, endpoint, problem = started(cloud, plan, server_id, say, seconds, announce=False)
+    address, endpoint, problem = started(cloud, plan, server_id, say, seconds)
     if not problem:
         return address, endpoint, server_id
     say('progress', 'server_created', f'Server {server_id} was still not ready after a reboot ({problem}); deleting '

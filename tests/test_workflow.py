@@ -211,6 +211,41 @@ def test_the_cloud_init_is_valid_and_opens_ssh_only_with_a_key(world, tmp_path, 
         assert 'host="$(printf %s "$ip" | tr . -).sslip.io"' in script
 
 
+def test_the_server_writes_a_caddyfile_that_proxies_its_https_name_to_the_runtime(world, tmp_path):
+    caddy = shutil.which('caddy')
+    if caddy is None:
+        missing_tool('caddy is missing: apt-get install caddy (.ci/run does this)')
+    world.provision()
+    [write] = [line for line in start_script(world.user_data()).splitlines() if 'Caddyfile' in line and '>' in line]
+    caddyfile = tmp_path / 'Caddyfile'
+    naming = 'host=1-2-3-4.sslip.io\n'  # what the script's first lines compute from the metadata service
+    subprocess.run(['sh', '-c', naming + write.replace('/etc/agenthost/Caddyfile', str(caddyfile))], check=True)
+    adapted = subprocess.run([caddy, 'adapt', '--config', str(caddyfile), '--adapter', 'caddyfile'],
+                             capture_output=True, text=True, timeout=60)
+    assert adapted.returncode == 0, adapted.stderr
+    [server] = json.loads(adapted.stdout)['apps']['http']['servers'].values()
+    [route] = server['routes']
+    assert server['listen'] == [':443'] and route['match'] == [{'host': ['1-2-3-4.sslip.io']}]
+    assert '"upstreams":[{"dial":"127.0.0.1:8080"}]' in json.dumps(route, separators=(',', ':'))
+
+
+def test_the_server_names_itself_after_its_metadata_ipv4_and_starts_both_containers(world, tmp_path):
+    world.provision()
+    script = start_script(world.user_data()).replace('/etc/agenthost/Caddyfile', str(tmp_path / 'Caddyfile'))
+    tools = tmp_path / 'bin'
+    tools.mkdir()
+    (tools / 'curl').write_text('#!/bin/sh\necho 203.0.113.7\n')  # Hetzner's metadata service
+    (tools / 'docker').write_text(f'#!/bin/sh\necho "$*" >> {tmp_path}/docker-calls\n')
+    for tool in tools.iterdir():
+        tool.chmod(0o755)
+    subprocess.run(['sh', '-c', script], env={'PATH': f'{tools}:{os.environ["PATH"]}'}, check=True, timeout=60)
+    assert (tmp_path / 'Caddyfile').read_text().startswith('203-0-113-7.sslip.io {\n')
+    calls = (tmp_path / 'docker-calls').read_text().splitlines()
+    assert calls[:2] == ['pull ghcr.io/acme/agent:1', 'pull caddy:2']
+    assert calls[2] == RUNTIME_RUN.removeprefix('docker ') + 'ghcr.io/acme/agent:1'
+    assert calls[3].startswith('run -d --name agenthost-caddy --network host') and len(calls) == 4
+
+
 def test_steps_are_reported_in_order_and_succeeded_only_once_readyz_answers_200(world):
     world.runtime.not_ready_for = 3
     world.provision()

@@ -77,8 +77,13 @@ class Page:
         return field.find_element(By.XPATH, './ancestor::label[contains(@class, "q-field")]') \
             .find_element(By.CSS_SELECTOR, '.q-field__messages').text
 
+    def centred(self, element: WebElement) -> WebElement:
+        """Scrolled to the middle of the window: at the top, the page's fixed header would take the click."""
+        self.driver.execute_script('arguments[0].scrollIntoView({block: "center"})', element)
+        return element
+
     def type_into(self, label: str, text: str) -> None:
-        field = self.field(label)
+        field = self.centred(self.field(label))
         field.click()
         field.send_keys(text)
         self.wait(lambda: self.field(label).get_attribute('value') == text, f'"{label}" to hold {text!r}')
@@ -89,7 +94,7 @@ class Page:
                          f'a visible, enabled "{text}" button')
 
     def click(self, text: str) -> None:
-        self.button(text).click()
+        self.centred(self.button(text)).click()
 
     def text_element(self, text: str, css: str = '*') -> WebElement:
         """A visible element of `css` whose own text is exactly `text`."""

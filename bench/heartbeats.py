@@ -1,0 +1,109 @@
+"""Row `heartbeats`: what 1,000 agents heartbeating cost AgentHost.
+
+The real app (SQLite) holds 1,000 running agents, each with a runtime token of its own, minted with the app's code
+before it starts. One client process plays their runtimes: every agent posts a heartbeat (cumulative usage, a
+rising `seq`) once per interval, spread evenly, for `SECONDS`. Measured: the app process's CPU time (from
+/proc/<pid>/stat) and its worst event-loop lag (from /metrics), while the health pass judges the same 1,000 agents.
+
+The spec's interval is 15 s; the row measures at 3 s (five times the rate, so the figure stands out of the noise)
+and scales the CPU share linearly to 15 s: a heartbeat costs the same whatever the interval. The lag is reported as
+measured, at the higher rate. Run alone with `python -m bench.heartbeats`.
+"""
+import asyncio
+import os
+import statistics
+import tempfile
+import time
+from contextlib import ExitStack
+from pathlib import Path
+
+import httpx
+
+from .burst import worst_loop_lag_ms
+from .measure import open_loop, run_alone
+from .servers import app_server
+from .world import MODEL_PROVIDER, prepare_accounts
+
+AGENTS = 1000
+SPEC_INTERVAL_SECONDS = 15.0
+INTERVAL_SECONDS = 3.0
+SECONDS = 30.0
+CLOCK_TICKS = os.sysconf('SC_CLK_TCK')
+
+
+def running_agents_with_tokens(data_dir: Path, settings: dict[str, str]) -> list[str]:
+    """1,000 agents of 100 users, marked running, each with a runtime token: what their runtimes would hold."""
+    accounts = prepare_accounts(data_dir, settings, users=AGENTS // 10, agents_each=10)
+    import models
+    from services.platform.settings import Settings, configure
+    from services.runtime import tokens
+
+    models.open_database(configure(Settings()).resolved_database_url)
+    agent_ids = [agent_id for account in accounts for agent_id in account.agent_ids]
+    models.Agent.update(status=models.AgentStatus.RUNNING).where(models.Agent.id.in_(agent_ids)).execute()
+    minted = [tokens.mint(agent_id, None) for agent_id in agent_ids]
+    models.db.close()
+    return minted
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time the process used so far."""
+    fields = Path(f'/proc/{pid}/stat').read_text().rsplit(')', 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+async def beat_all(url: str, minted: list[str], pid: int) -> dict:
+    seqs = dict.fromkeys(range(len(minted)), 0)
+    failures: list[int] = []
+
+    async with httpx.AsyncClient(base_url=url, timeout=30, limits=httpx.Limits(max_connections=50)) as client:
+        async def beat(number: int) -> None:
+            agent = number % len(minted)
+            seqs[agent] += 1
+            body = {'boot_id': f'bench-boot-{agent}', 'seq': seqs[agent], 'revision': 1, 'status': 'ok',
+                    'message': '', 'usage': {'requests': seqs[agent], 'input_tokens': 10 * seqs[agent],
+                                             'output_tokens': 20 * seqs[agent]}}
+            answer = await client.post('/api/runtime/heartbeat', json=body,
+                                       headers={'Authorization': f'Bearer {minted[agent]}'})
+            if answer.status_code != 200:
+                failures.append(answer.status_code)
+
+        await worst_loop_lag_ms(client)  # start the lag window now
+        cpu_before, started = cpu_seconds(pid), time.perf_counter()
+        latencies = await open_loop(beat, rate=len(minted) / INTERVAL_SECONDS, seconds=SECONDS)
+        cpu_used, elapsed = cpu_seconds(pid) - cpu_before, time.perf_counter() - started
+        lag = await worst_loop_lag_ms(client)
+    if failures:
+        raise RuntimeError(f'{len(failures)} heartbeats refused, e.g. HTTP {failures[0]}')
+    share = cpu_used / elapsed * 100
+    return {'heartbeats': len(latencies), 'cpu_percent_measured': share,
+            'cpu_percent_at_15s': share * INTERVAL_SECONDS / SPEC_INTERVAL_SECONDS, 'max_loop_lag_ms': lag,
+            'p99_ms': sorted(latencies)[int(len(latencies) * 0.99)] * 1000}
+
+
+def measure_once() -> dict:
+    with ExitStack() as stack:
+        settings = {**MODEL_PROVIDER, 'AGENT_HEARTBEAT_SECONDS': str(INTERVAL_SECONDS)}
+        data_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix='agenthost-bench-heartbeats-')))
+        minted = running_agents_with_tokens(data_dir, settings)
+        app = stack.enter_context(app_server(settings, data_dir=data_dir))
+        return asyncio.run(beat_all(app.url, minted, app.pid))
+
+
+def measure(runs: int) -> dict:
+    results = [measure_once() for _ in range(runs)]
+    return {'agents': AGENTS, 'interval_s': INTERVAL_SECONDS, 'seconds': SECONDS,
+            **{key: statistics.median(result[key] for result in results)
+               for key in ('cpu_percent_measured', 'cpu_percent_at_15s', 'max_loop_lag_ms', 'p99_ms')},
+            'runs': runs}
+
+
+def row(result: dict) -> tuple[str, str, str, str, str]:
+    return ('heartbeats', f'{result["agents"]} agents every 15 s: {result["cpu_percent_at_15s"]:.1f} % of one core '
+                          f'(measured {result["cpu_percent_measured"]:.1f} % at one every '
+                          f'{result["interval_s"]:g} s), max loop lag {result["max_loop_lag_ms"]:.0f} ms',
+            '< 5 % of a core, lag < 50 ms', f'{result["cpu_percent_at_15s"] / 5:.2f}', str(result['runs']))
+
+
+if __name__ == '__main__':
+    run_alone(__doc__, measure, row)

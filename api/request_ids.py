@@ -16,8 +16,9 @@ from .asgi import HttpMiddleware
 HEADER = b'x-request-id'
 ACCEPTED = re.compile(r'^[A-Za-z0-9._:-]{1,128}$')
 """A proxy's or client's id is kept only if it cannot forge log fields or grow without bound."""
-QUIET_PREFIXES = ('/_nicegui/', '/static/', '/favicon.ico')
-"""Page assets and socket.io polling would drown the interesting lines: they are logged at debug level."""
+QUIET_PREFIXES = ('/_nicegui/', '/static/', '/favicon.ico', '/api/runtime/')
+"""Page assets, socket.io polling and agents' runtimes (a heartbeat, a log batch and a long poll per agent every few
+seconds) would drown the interesting lines: they are logged at debug level, unless they fail."""
 
 log = logging.getLogger('agenthost.http')
 
@@ -43,7 +44,8 @@ class RequestIds(HttpMiddleware):
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            level = logging.DEBUG if scope['path'].startswith(QUIET_PREFIXES) else logging.INFO
-            log.log(level, 'request', extra={'method': scope['method'], 'path': scope['path'], 'status': status,
-                                             'duration_ms': round((time.perf_counter() - started) * 1000, 1)})
+            quiet = scope['path'].startswith(QUIET_PREFIXES) and status < 400
+            if log.isEnabledFor(level := logging.DEBUG if quiet else logging.INFO):
+                log.log(level, 'request', extra={'method': scope['method'], 'path': scope['path'], 'status': status,
+                                                 'duration_ms': round((time.perf_counter() - started) * 1000, 1)})
             request_id.reset(token)

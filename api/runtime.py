@@ -27,9 +27,8 @@ async def runtime_config(request: Request, authorization: Annotated[str | None, 
 @router.post('/heartbeat', response_model=schemas.HeartbeatAnswer,
              openapi_extra=schemas.body(schemas.HeartbeatRequest))
 async def runtime_heartbeat(request: Request, authorization: Annotated[str | None, Header()] = None) -> dict:
-    agent_id = await run.io_bound(tokens.agent_id_for, authorization)
     body = await read_json(request)
-    return {'revision': await run.io_bound(heartbeats.record_heartbeat, agent_id, body)}
+    return {'revision': await heartbeats.group_commit.record(authorization, body)}
 
 
 @router.post('/logs', response_model=schemas.LogLinesAnswer, openapi_extra=schemas.body(schemas.LogLinesRequest))

@@ -256,3 +256,13 @@ async def test_a_heartbeat_records_when_each_key_was_last_used(user: User, runni
     assert (await user.http_client.post('/api/runtime/heartbeat', json=body, headers=bearer(token))).status_code == 200
     [listed] = api_keys.listed_keys(agent.id)
     assert listed.last_used_at is not None and listed.last_used_at.year == 2026
+
+
+async def test_heartbeats_arriving_together_are_all_applied_and_all_answered(user: User):
+    account = make_user('many@example.com')
+    agents = [make_agent(account, status='running', name=f'bot {number}') for number in range(20)]
+    minted = [tokens.mint(agent.id, None) for agent in agents]
+    answers = await asyncio.gather(*[beat(user, token, 1, 1) for token in minted])
+    assert [answer.json() for answer in answers] == [{'revision': 1}] * 20
+    assert all(Agent.get_by_id(agent.id).health == 'healthy' for agent in agents)
+    assert [used_requests(agent.id) for agent in agents] == [1] * 20

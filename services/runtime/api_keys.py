@@ -100,14 +100,14 @@ def active_key_hashes(agent_id: int) -> list[dict]:
     return [{'id': row.id, 'sha256': row.sha256} for row in rows]
 
 
-def record_key_use(agent_id: int, used: dict[str, float]) -> None:
-    """`last_used_at` from a heartbeat's `api_keys_used` ({key id: unix time}); unknown ids are ignored."""
+def note_key_use(agent_id: int, used: dict[str, float]) -> None:
+    """Inside the heartbeat's write transaction: `last_used_at` from its `api_keys_used` ({key id: unix time});
+    unknown ids are ignored."""
     for key_id, seen in used.items():
         if not str(key_id).isdigit() or not isinstance(seen, int | float) or isinstance(seen, bool):
             continue
         when = datetime.fromtimestamp(min(max(seen, 0), time.time()), UTC).replace(tzinfo=None)
-        with write_transaction():
-            (AgentApiKey.update(last_used_at=when)
-             .where((AgentApiKey.id == int(key_id)) & (AgentApiKey.agent == agent_id)
-                    & (AgentApiKey.last_used_at.is_null() | (AgentApiKey.last_used_at < when)))
-             .execute())
+        (AgentApiKey.update(last_used_at=when)
+         .where((AgentApiKey.id == int(key_id)) & (AgentApiKey.agent == agent_id)
+                & (AgentApiKey.last_used_at.is_null() | (AgentApiKey.last_used_at < when)))
+         .execute())

@@ -3,7 +3,11 @@
 Usage arrives as totals since the runtime's boot, so only the increase over what that boot reported before is
 counted: a repeated heartbeat adds nothing, a lost one is made up by the next, and a new boot starts from zero.
 """
+import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
+
+from nicegui import background_tasks, run
 
 from models import (
     Agent,
@@ -19,13 +23,17 @@ from models import (
 
 from ..platform import events, notifications
 from ..platform.inputs import text_problem
-from . import api_keys, revisions, usage
+from . import api_keys, revisions, tokens, usage
 from .errors import RuntimeControlError
 
 STATUSES = {'ok': AgentHealth.HEALTHY, 'degraded': AgentHealth.DEGRADED}
 MESSAGE_LIMIT = 500
 BOOT_ID_LIMIT = 64
 COUNTER_LIMIT = 2**62
+BATCH_LIMIT = 500
+HEARTBEAT_COLUMNS = (Agent.id, Agent.owner, Agent.name, Agent.config_revision, Agent.applied_revision, Agent.health,
+                     Agent.health_message, Agent.unreachable_since)
+"""What a heartbeat compares and tells: the narrow read keeps the hot path cheap."""
 
 
 @dataclass(frozen=True)
@@ -73,25 +81,119 @@ def parse_heartbeat(body: dict) -> Heartbeat:
                      used)
 
 
+@dataclass
+class Applied:
+    """What one heartbeat did, told to pages and owners once the transaction committed."""
+    agent: Agent
+    revision: int
+    changed: bool = False
+    recovered: bool = False
+
+    def tell(self) -> None:
+        if self.recovered:
+            notifications.agent_recovered(self.agent)
+        if self.changed or self.recovered:
+            events.agent_updated(self.agent.owner_id, self.agent.id)
+
+
 def record_heartbeat(agent_id: int, body: dict) -> int:
     """Apply one heartbeat; returns the agent's newest config revision (the runtime fetches it when it is newer)."""
-    beat = parse_heartbeat(body)
+    return apply_heartbeats([(agent_id, parse_heartbeat(body))])[0]
+
+
+def apply_heartbeats(beats: list[tuple[int, Heartbeat]]) -> list[int]:
+    """Apply heartbeats in one write transaction; returns each one's answer (the agent's newest revision, 0 for an
+    agent deleted meanwhile)."""
+    answers = apply_presented([(agent_id, beat) for agent_id, beat in beats])
+    return [answer if isinstance(answer, int) else 0 for answer in answers]
+
+
+def apply_presented(beats: list[tuple[int | str | None, Heartbeat]]) -> list[int | RuntimeControlError]:
+    """Apply heartbeats, each with its agent id or the `Authorization` its runtime presented (checked here, in the
+    same thread hop), in one write transaction. Each answer is the agent's newest revision, or the error that one
+    heartbeat gets (a wrong token) without failing the others."""
+    answers: list[int | RuntimeControlError] = []
+    applied: list[Applied] = []
     with write_transaction():
-        agent = Agent.get_by_id(agent_id)
-        now = utcnow()
-        fields = {'last_heartbeat_at': now, 'health': beat.health, 'health_message': beat.message,
-                  'applied_revision': beat.revision}
-        if count_usage(agent_id, beat):
-            fields['runtime_started_at'] = now
-        Agent.update(**fields).where(Agent.id == agent_id).execute()
-        recovered = agent.unreachable_since is not None and note_recovery(agent)
-    api_keys.record_key_use(agent_id, beat.keys_used)
-    if recovered:
-        notifications.agent_recovered(agent)
-    if recovered or 'runtime_started_at' in fields or (agent.applied_revision, agent.health, agent.health_message) \
-            != (beat.revision, beat.health, beat.message):
-        events.agent_updated(agent.owner_id, agent_id)
-    return agent.config_revision
+        for presented, beat in beats:
+            try:
+                agent_id = presented if isinstance(presented, int) else tokens.agent_id_for(presented)
+            except RuntimeControlError as error:
+                answers.append(error)
+                continue
+            outcome = apply_heartbeat(agent_id, beat)
+            answers.append(outcome.revision if outcome is not None else 0)
+            if outcome is not None:
+                applied.append(outcome)
+    for outcome in applied:
+        outcome.tell()
+    return answers
+
+
+def apply_heartbeat(agent_id: int, beat: Heartbeat) -> Applied | None:
+    """Inside the transaction: health, applied revision, usage, key use, and a recovery after silence."""
+    agent = Agent.select(*HEARTBEAT_COLUMNS).where(Agent.id == agent_id).first()
+    if agent is None:
+        return None
+    now = utcnow()
+    fields = {'last_heartbeat_at': now, 'health': beat.health, 'health_message': beat.message,
+              'applied_revision': beat.revision}
+    if count_usage(agent_id, beat):
+        fields['runtime_started_at'] = now
+    Agent.update(**fields).where(Agent.id == agent_id).execute()
+    api_keys.note_key_use(agent_id, beat.keys_used)
+    changed = 'runtime_started_at' in fields or \
+        (agent.applied_revision, agent.health, agent.health_message) != (beat.revision, beat.health, beat.message)
+    recovered = agent.unreachable_since is not None and note_recovery(agent)
+    return Applied(agent, agent.config_revision, changed, recovered)
+
+
+class GroupCommit:
+    """Heartbeats that arrive while one transaction is written share the next one: one thread hop and one commit
+    (one fsync on SQLite, one round of locks on PostgreSQL) for all of them, tokens checked on the way. Nobody waits
+    for a timer: the first heartbeat after a quiet moment is written at once."""
+
+    def __init__(self) -> None:
+        self.waiting: list[tuple[str | None, Heartbeat, asyncio.Future[int]]] = []
+        self.writing = False
+
+    async def record(self, authorization: str | None, body: dict) -> int:
+        """Apply the heartbeat (its body is checked here, before it waits); answers once its transaction committed,
+        or raises what was wrong with it (RUNTIME_TOKEN_INVALID)."""
+        beat = parse_heartbeat(body)
+        answer: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self.waiting.append((authorization, beat, answer))
+        if not self.writing:
+            self.writing = True
+            background_tasks.create(self.write_waiting(), name='heartbeats: group commit')
+        return await answer
+
+    async def write_waiting(self) -> None:
+        try:
+            while self.waiting:
+                batch, self.waiting = self.waiting[:BATCH_LIMIT], self.waiting[BATCH_LIMIT:]
+                await self.write(batch)
+        finally:
+            self.writing = False
+
+    async def write(self, batch: list[tuple[str | None, Heartbeat, asyncio.Future[int]]]) -> None:
+        answers: Sequence[int | Exception] | None
+        try:
+            answers = await run.io_bound(apply_presented, [(presented, beat) for presented, beat, _ in batch])
+            if answers is None:
+                raise RuntimeControlError('SHUTTING_DOWN', 'AgentHost is stopping; send the heartbeat again.')
+        except Exception as error:  # noqa: BLE001 — every waiting request gets the failure, none hangs
+            answers = [error] * len(batch)
+        for (*_, future), answer in zip(batch, answers, strict=True):
+            if future.done():  # the runtime hung up meanwhile
+                continue
+            if isinstance(answer, Exception):
+                future.set_exception(answer)
+            else:
+                future.set_result(answer)
+
+
+group_commit = GroupCommit()
 
 
 def note_recovery(agent: Agent) -> bool:
@@ -109,15 +211,25 @@ def note_recovery(agent: Agent) -> bool:
 
 def count_usage(agent_id: int, beat: Heartbeat) -> bool:
     """Inside the heartbeat's transaction: add what this boot reported beyond its earlier totals; True for the
-    first heartbeat of a new boot (the runtime just started)."""
-    new_boot = bool(RuntimeBoot.insert(agent=agent_id, boot_id=beat.boot_id).on_conflict_ignore()
-                    .as_rowcount().execute())
-    query = RuntimeBoot.select().where((RuntimeBoot.agent == agent_id) & (RuntimeBoot.boot_id == beat.boot_id))
-    boot = (query if is_sqlite() else query.for_update()).get()  # two heartbeats of one boot count once
+    first heartbeat of a new boot (the runtime just started). The boot's row is read first and inserted only when
+    missing, and usage is written only when it grew: most heartbeats of an idle agent cost two statements."""
+    boot = locked_boot(agent_id, beat.boot_id)
+    new_boot = boot is None
+    if new_boot:
+        RuntimeBoot.insert(agent=agent_id, boot_id=beat.boot_id).on_conflict_ignore().execute()
+        boot = locked_boot(agent_id, beat.boot_id)
+    assert boot is not None
     if beat.seq <= boot.last_seq:
         return new_boot  # a repeat, or one overtaken by a later heartbeat
     increase = {field: max(0, beat.totals[field] - getattr(boot, field)) for field in usage.USAGE_FIELDS}
     totals = {field: max(getattr(boot, field), beat.totals[field]) for field in usage.USAGE_FIELDS}
     RuntimeBoot.update(last_seq=beat.seq, **totals).where(RuntimeBoot.id == boot.id).execute()
-    usage.add_usage(agent_id, revisions.model_of(agent_id, beat.revision), increase)
+    if any(increase.values()):
+        usage.add_usage(agent_id, revisions.model_of(agent_id, beat.revision), increase)
     return new_boot
+
+
+def locked_boot(agent_id: int, boot_id: str) -> RuntimeBoot | None:
+    """The boot's row, locked on PostgreSQL so two heartbeats of one boot count once (SQLite's writer lock does)."""
+    query = RuntimeBoot.select().where((RuntimeBoot.agent == agent_id) & (RuntimeBoot.boot_id == boot_id))
+    return (query if is_sqlite() else query.for_update()).first()

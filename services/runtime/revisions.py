@@ -42,7 +42,8 @@ def announce_new(agent: Agent) -> None:
 def model_of(agent_id: int, revision: int | None) -> str:
     """The model a revision ran (usage is billed to it); the agent's current model when the revision is unknown."""
     if revision is not None:
-        row = AgentRevision.get_or_none((AgentRevision.agent == agent_id) & (AgentRevision.revision == revision))
-        if row is not None:
-            return row.model
-    return Agent.get_by_id(agent_id).model
+        model = (AgentRevision.select(AgentRevision.model)
+                 .where((AgentRevision.agent == agent_id) & (AgentRevision.revision == revision)).scalar())
+        if model is not None:
+            return model
+    return Agent.select(Agent.model).where(Agent.id == agent_id).scalar()

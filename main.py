@@ -75,7 +75,7 @@ from api.request_limits import BodySizeLimit  # noqa: E402
 from api.security_headers import SecurityHeaders  # noqa: E402
 from services.accounts import accounts  # noqa: E402
 from services.billing import billing, stripe_webhooks, stripe_worker  # noqa: E402
-from services.platform import backups, garbage, loop_lag  # noqa: E402
+from services.platform import backups, garbage, loop_lag, single_instance  # noqa: E402
 from services.platform.errors import DomainError  # noqa: E402
 from services.provisioning import local as local_provisioner  # noqa: E402
 from services.provisioning import scheduler as provisioning_scheduler  # noqa: E402
@@ -126,6 +126,7 @@ def open_database() -> list[str]:
 
 def serve() -> None:
     open_database()
+    single_instance.hold_the_database(models.db.database if models.is_sqlite() else None)
     app.on_startup(garbage.tune)  # last, and only when serving: long-lived pages, fewer and shorter GC pauses
     storage_secret = settings.session_secret()
     logs.remember_secret(storage_secret)

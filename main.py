@@ -75,7 +75,7 @@ from api.request_limits import BodySizeLimit  # noqa: E402
 from api.security_headers import SecurityHeaders  # noqa: E402
 from services.accounts import accounts  # noqa: E402
 from services.billing import billing, stripe_webhooks, stripe_worker  # noqa: E402
-from services.platform import backups, garbage, loop_lag, single_instance  # noqa: E402
+from services.platform import across_instances, backups, garbage, loop_lag, single_instance  # noqa: E402
 from services.platform.errors import DomainError  # noqa: E402
 from services.provisioning import local as local_provisioner  # noqa: E402
 from services.provisioning import scheduler as provisioning_scheduler  # noqa: E402
@@ -105,6 +105,8 @@ app.on_shutdown(provisioning_scheduler.shutdown)
 app.on_startup(local_provisioner.start)  # PROVISIONER=local: running agents' runtimes start again
 app.on_shutdown(local_provisioner.shutdown)  # and none outlives AgentHost
 app.on_startup(runtime_config.start)  # a saved config revision wakes the runtime's long poll at once
+app.on_startup(lambda: across_instances.start(settings.resolved_database_url))  # PostgreSQL: LISTEN/NOTIFY
+app.on_shutdown(across_instances.stop)  # … so every instance's browsers and workers hear every change
 app.on_startup(loop_lag.monitor.start)  # agenthost_event_loop_lag_max_seconds on /metrics
 app.on_shutdown(loop_lag.monitor.shutdown)
 app.on_startup(stripe_worker.worker.start)  # Stripe events: processed after the answer, retried, survive restarts

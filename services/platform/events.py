@@ -31,8 +31,41 @@ agent_config_changed: Event[int] = Event()
 """(agent id): a new config revision was saved; the runtime's waiting long poll answers at once."""
 
 
+SHARED: dict[str, Event] = {'agent_changed': agent_changed, 'stripe_event_stored': stripe_event_stored,
+                             'job_ready': job_ready, 'account_changed': account_changed, 'agent_log': agent_log,
+                             'agent_config_changed': agent_config_changed}
+"""Every event by name: on PostgreSQL each one published here also reaches the other instances
+(`platform.across_instances`), and theirs arrive here."""
+_NAMES = {id(event): name for name, event in SHARED.items()}
+_relays: list[Callable[[str, tuple], None]] = []
+
+
+def relay_to(send: Callable[[str, tuple], None] | None) -> None:
+    """Hand every event published from now on also to `send` (name, arguments); None stops relaying."""
+    _relays.clear()
+    if send is not None:
+        _relays.append(send)
+
+
 def publish(event: Event, *args: object) -> None:
-    """Emit `event` on the app's loop, from any thread."""
+    """Emit `event` on the app's loop, from any thread, and relay it to the other instances when there are any."""
+    emit_here(event, *args)
+    for send in _relays:
+        send(_NAMES[id(event)], args)
+
+
+def received_from_elsewhere(name: str, args: list) -> None:
+    """Another instance published `name`: emit it here too (an agent's change moves its version first, so pages
+    read afresh); never relayed again."""
+    event = SHARED.get(name)
+    if event is None:
+        return
+    if event is agent_changed and len(args) == 2:
+        _move_version(int(args[1]))
+    emit_here(event, *args)
+
+
+def emit_here(event: Event, *args: object) -> None:
     loop = core.loop
     if loop is None or loop.is_closed():
         return
@@ -49,9 +82,13 @@ _versions_lock = threading.Lock()
 
 def agent_updated(owner_id: int, agent_id: int) -> None:
     """Announce a committed change; the agent's version moves first, so reads started from now on are fresh."""
+    _move_version(agent_id)
+    publish(agent_changed, owner_id, agent_id)
+
+
+def _move_version(agent_id: int) -> None:
     with _versions_lock:
         _agent_versions[agent_id] = next(_changes)
-    publish(agent_changed, owner_id, agent_id)
 
 
 def agent_logged(owner_id: int, agent_id: int) -> None:

@@ -5,6 +5,7 @@ from .database import (
     MAX_ID,
     BaseModel,
     db,
+    exclusive_pass,
     is_sqlite,
     migrate,
     open_database,
@@ -43,6 +44,6 @@ __all__ = [
     'FINISHED_JOB_STATUSES', 'JOB_KINDS', 'JOB_STATUSES', 'MAX_ID', 'OPEN_JOB_STATUSES', 'Agent', 'AgentApiKey',
     'AgentHealth', 'AgentLogLine', 'AgentRevision', 'AgentStatus', 'AgentUsage', 'ApiToken', 'BaseModel', 'CompGrant',
     'EntitlementLoss', 'EventStatus', 'JobEvent', 'JobKind', 'JobStatus', 'ProvisioningJob', 'RuntimeBoot',
-    'RuntimeToken', 'StripeCustomer', 'Subscription', 'User', 'WebhookDelivery', 'WebhookEvent', 'db', 'is_sqlite',
-    'migrate', 'open_database', 'parse_id', 'read_transaction', 'utcnow', 'valid_id', 'write_transaction',
+    'RuntimeToken', 'StripeCustomer', 'Subscription', 'User', 'WebhookDelivery', 'WebhookEvent', 'db', 'exclusive_pass',
+    'is_sqlite', 'migrate', 'open_database', 'parse_id', 'read_transaction', 'utcnow', 'valid_id', 'write_transaction',
 ]

@@ -1,4 +1,7 @@
 """The one database handle, its connection settings per backend, and the migration runner."""
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeGuard
@@ -68,6 +71,23 @@ def write_transaction() -> peewee._atomic:
     between, without waiting out the busy timeout; `BEGIN IMMEDIATE` takes the write lock up front, so writers queue.
     PostgreSQL needs nothing more (rows are locked with FOR UPDATE where it matters)."""
     return db.atomic('IMMEDIATE') if is_sqlite() else db.atomic()
+
+
+@contextmanager
+def exclusive_pass(name: str) -> Iterator[bool]:
+    """Whether this process may run the periodic pass `name` now: on PostgreSQL the one instance that takes the
+    pass's advisory lock (the others skip this tick; the lock dies with its connection, so a killed instance never
+    holds it), on SQLite always (one instance serves a SQLite file)."""
+    if is_sqlite():
+        yield True
+        return
+    key = zlib.crc32(f'agenthost:{name}'.encode())
+    taken = db.execute_sql('SELECT pg_try_advisory_lock(%s)', (key,)).fetchone()[0]
+    try:
+        yield bool(taken)
+    finally:
+        if taken:
+            db.execute_sql('SELECT pg_advisory_unlock(%s)', (key,))
 
 
 def read_transaction() -> peewee._atomic:

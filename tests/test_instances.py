@@ -1,52 +1,19 @@
 """More than one instance on PostgreSQL: a change made through one instance reaches a browser on another, without a
 reload (LISTEN/NOTIFY). Runs in both suites on a PostgreSQL database of its own, since the point is PostgreSQL."""
-import os
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
-import psycopg2
 import pytest
 from selenium.webdriver.remote.webdriver import WebDriver
 
-import models
 from tests.browser_support import Page
 from tests.factories import PASSWORD, make_agent, make_entitled_user, make_token
 from tests.live_server import app_process, browser  # noqa: F401
+from tests.postgres_support import shared_database  # noqa: F401
 
 pytestmark = pytest.mark.browser
-
-SERVER = os.environ.get('AGENTHOST_TEST_POSTGRES', 'postgresql://postgres@127.0.0.1:5432')
-DATABASE = f'agenthost_instances_{os.getpid()}'
-
-
-def administer(statement: str) -> None:
-    connection = psycopg2.connect(f'{SERVER}/postgres')
-    connection.autocommit = True
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute(statement)
-    finally:
-        connection.close()
-
-
-@pytest.fixture
-def shared_database(isolated_environment, monkeypatch) -> Iterator[str]:  # noqa: ARG001  (orders the env first)
-    """A fresh PostgreSQL database that this test's instances share, opened here too."""
-    administer(f'DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)')
-    administer(f'CREATE DATABASE {DATABASE}')
-    url = f'{SERVER}/{DATABASE}'
-    monkeypatch.setenv('DATABASE_URL', url)
-    models.db.close()
-    models.open_database(url)
-    models.migrate()
-    try:
-        yield url
-    finally:
-        models.db.close()
-        administer(f'DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)')
-
 
 @pytest.fixture
 def instances(shared_database: str, tmp_path: Path) -> Iterator[list[str]]:  # noqa: ARG001

@@ -33,6 +33,7 @@ from .. import provisioning
 from ..platform import notifications
 from ..platform.errors import DomainError
 from ..platform.settings import get_settings
+from ..platform.workers import once_across_instances
 from ..provisioning.agents import AgentError, owned_agent
 from . import entitlements, stripe_api
 from .plans import PER_AGENT_PLAN, billing_is_configured, find_plan, plan_for_price, plans
@@ -189,6 +190,7 @@ def enforce_entitlement(user: User) -> list[Agent]:
     return [agent for agent in extras if _queue_stop_for_billing(agent, reason)]
 
 
+@once_across_instances('subscription cleanup', skipped=0)
 def cancel_subscriptions_of_deleted_agents() -> int:
     """A deleted agent must not be billed again: cancel its per-agent subscription at Stripe (the worker's tick)."""
     orphans = list(Subscription.select().join(Agent, on=(Subscription.agent == Agent.id))
@@ -200,6 +202,7 @@ def cancel_subscriptions_of_deleted_agents() -> int:
     return len(orphans)
 
 
+@once_across_instances('grace-period enforcement', skipped=0)
 def enforce_all_entitlements() -> int:
     """Run enforcement for every user with counted agents; past_due grace ends without any event, so tick."""
     return sum(len(enforce_entitlement(user)) for user in entitlements.owners_with_counted_agents())

@@ -8,17 +8,22 @@ A pass that fails is logged and the worker carries on; start and shutdown may be
 fixtures run startup handlers twice).
 """
 import asyncio
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC
-from typing import Any
+from typing import Any, TypeVar
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from nicegui import Event, background_tasks
 
+from models import exclusive_pass
+
 from .events import Coalesced
+
+T = TypeVar('T')
 
 log = logging.getLogger(__name__)
 
@@ -110,3 +115,15 @@ class BackgroundWorker:
             await self.one_pass()
         except Exception:
             log.exception('%s: a pass failed', self.name)
+
+
+def once_across_instances(name: str, *, skipped: Any = None) -> Callable[[Callable[..., T]], Callable[..., T]]:
+    """A periodic pass that runs on one instance at a time: the others answer `skipped` for that tick (PostgreSQL's
+    advisory lock `name`; on SQLite there is one instance)."""
+    def decorate(function: Callable[..., T]) -> Callable[..., T]:
+        @functools.wraps(function)
+        def alone(*args: Any, **kwargs: Any) -> T:
+            with exclusive_pass(name) as mine:
+                return function(*args, **kwargs) if mine else skipped
+        return alone
+    return decorate

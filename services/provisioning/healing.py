@@ -16,6 +16,7 @@ from models import Agent, AgentHealth, AgentStatus, utcnow, write_transaction
 
 from ..platform import notifications
 from ..platform.settings import get_settings
+from ..platform.workers import once_across_instances
 from . import commands
 from .jobs import announce, last_job, record_event
 
@@ -28,6 +29,7 @@ def silence_allowed() -> timedelta:
     return timedelta(seconds=MISSED_INTERVALS * get_settings().agent_heartbeat_seconds)
 
 
+@once_across_instances('health timeouts', skipped=[])
 def mark_unreachable_agents(watching_since: datetime, now: datetime | None = None) -> list[int]:
     """Running agents with no heartbeat for three intervals become `unreachable`: timeline, page and one mail."""
     now = now or utcnow()
@@ -52,6 +54,7 @@ def mark_unreachable_agents(watching_since: datetime, now: datetime | None = Non
     return marked
 
 
+@once_across_instances('heals', skipped=[])
 def heal_unreachable_agents(now: datetime | None = None) -> list[int]:
     """Agents unreachable for `AGENT_HEAL_MINUTES` get a heal (or fail once the day's heals are used up)."""
     now = now or utcnow()

@@ -7,11 +7,13 @@ from models import Agent, JobStatus, ProvisioningJob, utcnow, write_transaction
 
 from ..platform import events
 from ..platform.settings import get_settings
+from ..platform.workers import once_across_instances
 from .github import GitHub, GitHubError
 from .jobs import _finish, announce
 
 log = logging.getLogger('services.provisioning')
 
+@once_across_instances('reaper', skipped=[])
 def reap_silent_jobs(now: datetime | None = None) -> list[int]:
     """Fail (and cancel) dispatched jobs that sent no news for PROVISION_TIMEOUT_MINUTES, saying why."""
     now = now or utcnow()

@@ -6,6 +6,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -44,14 +45,15 @@ def test_caddy_proxies_to_the_default_address_of_the_app():
     assert f'reverse_proxy {defaults.host}:{defaults.port}' in caddyfile
 
 
-@pytest.fixture
-def upstream() -> Iterator[str]:
-    """A stand-in for the app: answers 200 with its path, so a test sees what the proxy let through."""
+@contextlib.contextmanager
+def upstream_server() -> Iterator[str]:
+    """A stand-in for the app: answers 200 with its path, and names itself in `X-Upstream`."""
     class Echo(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             body = f'app saw {self.path}'.encode()
             self.send_response(200)
             self.send_header('Content-Length', str(len(body)))
+            self.send_header('X-Upstream', str(self.server.server_address[1]))
             self.end_headers()
             self.wfile.write(body)
 
@@ -67,18 +69,26 @@ def upstream() -> Iterator[str]:
         server.server_close()
 
 
-def test_caddy_keeps_metrics_off_the_internet_and_proxies_the_rest(upstream: str, tmp_path: Path):
+@pytest.fixture
+def upstream() -> Iterator[str]:
+    with upstream_server() as address:
+        yield address
+
+
+def running_caddy(recipe: str, tmp_path: Path) -> subprocess.Popen:
     if not shutil.which('caddy'):
         pytest.fail('caddy is missing: apt-get install caddy (.ci/run installs it)')
+    (tmp_path / 'Caddyfile').write_text(recipe.replace('/var/log/caddy/agenthost-access.log', str(tmp_path / 'a.log'))
+                                        .replace('email ops@example.com', 'email ops@example.com\n\tadmin off'))
+    return subprocess.Popen(['caddy', 'run', '--config', str(tmp_path / 'Caddyfile'), '--adapter', 'caddyfile'],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def test_caddy_keeps_metrics_off_the_internet_and_proxies_the_rest(upstream: str, tmp_path: Path):
     port = free_port()
-    recipe = ((DEPLOY / 'caddy' / 'Caddyfile').read_text()
-              .replace('agents.example.com {', f'http://127.0.0.1:{port} {{')
-              .replace('127.0.0.1:8080', upstream)
-              .replace('/var/log/caddy/agenthost-access.log', str(tmp_path / 'access.log'))
-              .replace('email ops@example.com', 'email ops@example.com\n\tadmin off'))
-    (tmp_path / 'Caddyfile').write_text(recipe)
-    caddy = subprocess.Popen(['caddy', 'run', '--config', str(tmp_path / 'Caddyfile'), '--adapter', 'caddyfile'],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    caddy = running_caddy((DEPLOY / 'caddy' / 'Caddyfile').read_text()
+                          .replace('agents.example.com {', f'http://127.0.0.1:{port} {{')
+                          .replace('127.0.0.1:8080', upstream), tmp_path)
     try:
         with httpx.Client(base_url=f'http://127.0.0.1:{port}', timeout=2) as client:
             healthz = wait_for_answer(client, '/healthz', caddy)
@@ -91,6 +101,22 @@ def test_caddy_keeps_metrics_off_the_internet_and_proxies_the_rest(upstream: str
         caddy.wait(timeout=10)
 
 
+def test_the_instances_recipe_keeps_a_browser_with_its_instance_and_spreads_the_rest(tmp_path: Path):
+    port = free_port()
+    with ExitStack() as stack:
+        upstreams = [stack.enter_context(upstream_server()) for _ in range(3)]
+        caddy = running_caddy((DEPLOY / 'caddy' / 'Caddyfile.instances').read_text()
+                              .replace('agents.example.com {', f'http://127.0.0.1:{port} {{')
+                              .replace('10.0.0.11:8080 10.0.0.12:8080 10.0.0.13:8080', ' '.join(upstreams)), tmp_path)
+        stack.callback(caddy.wait, timeout=10)
+        stack.callback(caddy.terminate)
+        with httpx.Client(base_url=f'http://127.0.0.1:{port}', timeout=10) as browser:
+            chosen = wait_for_answer(browser, '/', caddy).headers['X-Upstream']
+            assert 'agenthost_instance' in browser.cookies
+            assert {browser.get('/').headers['X-Upstream'] for _ in range(10)} == {chosen}
+            cookieless = {httpx.get(f'http://127.0.0.1:{port}/healthz', timeout=10).headers['X-Upstream']
+                          for _ in range(30)}  # webhooks, callbacks, runtimes: any instance
+            assert len(cookieless) > 1
 def wait_for_answer(client: httpx.Client, path: str, caddy: subprocess.Popen) -> httpx.Response:
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
@@ -99,3 +125,4 @@ def wait_for_answer(client: httpx.Client, path: str, caddy: subprocess.Popen) ->
             return client.get(path)
         time.sleep(0.1)  # bounded by the deadline: waiting for caddy to listen
     pytest.fail('caddy did not answer within 20 s')
+

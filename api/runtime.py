@@ -3,12 +3,13 @@ heartbeat and the log lines."""
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi.responses import JSONResponse
 from nicegui import run
 
 from models import MAX_ID
 from services.runtime import config, heartbeats, log_lines, tokens
 
-from . import schemas
+from . import fast_lane, schemas
 from .bodies import read_json
 
 router = APIRouter(prefix='/api/runtime', tags=['runtime'], responses=schemas.ERRORS)
@@ -26,14 +27,19 @@ async def runtime_config(request: Request, authorization: Annotated[str | None, 
 
 @router.post('/heartbeat', response_model=schemas.HeartbeatAnswer,
              openapi_extra=schemas.body(schemas.HeartbeatRequest))
-async def runtime_heartbeat(request: Request, authorization: Annotated[str | None, Header()] = None) -> dict:
+@fast_lane.direct('POST', '/api/runtime/heartbeat')
+async def runtime_heartbeat(request: Request) -> JSONResponse:
+    """A runtime's heartbeat; every agent sends one every few seconds, so it takes the direct lane."""
     body = await read_json(request)
-    return {'revision': await heartbeats.group_commit.record(authorization, body)}
+    revision = await heartbeats.group_commit.record(request.headers.get('authorization'), body)
+    return JSONResponse({'revision': revision})
 
 
 @router.post('/logs', response_model=schemas.LogLinesAnswer, openapi_extra=schemas.body(schemas.LogLinesRequest))
-async def runtime_logs(request: Request, authorization: Annotated[str | None, Header()] = None) -> dict:
-    """The runtime's newest log lines (numbered per boot, so a batch sent twice is kept once)."""
-    agent_id = await run.io_bound(tokens.agent_id_for, authorization)
+@fast_lane.direct('POST', '/api/runtime/logs')
+async def runtime_logs(request: Request) -> JSONResponse:
+    """The runtime's newest log lines (numbered per boot, so a batch sent twice is kept once); every agent sends
+    them, so they take the direct lane."""
+    agent_id = await run.io_bound(tokens.agent_id_for, request.headers.get('authorization'))
     body = await read_json(request)
-    return {'added': await run.io_bound(log_lines.record_log_lines, agent_id, body)}
+    return JSONResponse({'added': await run.io_bound(log_lines.record_log_lines, agent_id, body)})

@@ -16,7 +16,19 @@ from pathlib import Path
 
 from tests.stripe_double import WEBHOOK_SECRET
 
-from . import browser, burst, callback_browser, chat, clients, config_apply, deploy_dispatch, startup, webhook_ingest
+from . import (
+    browser,
+    burst,
+    callback_browser,
+    chat,
+    clients,
+    config_apply,
+    deploy_dispatch,
+    heartbeats,
+    startup,
+    stripe_drain,
+    webhook_ingest,
+)
 from .servers import baseline_server
 from .world import world
 
@@ -153,6 +165,8 @@ def main() -> None:
         ('startup', lambda: measure_startup(args.runs), startup_row),
         ('chat overhead', lambda: chat.measure(args.runs), chat.row),
         ('config apply', lambda: config_apply.measure(args.runs), config_apply.row),
+        ('heartbeats', lambda: heartbeats.measure(1), heartbeats.row),
+        ('stripe drain', lambda: stripe_drain.measure(1), stripe_drain.row),
     )
     results: dict = {}
     rows = []

@@ -31,7 +31,8 @@ async def runtime_config(request: Request, authorization: Annotated[str | None, 
 async def runtime_heartbeat(request: Request) -> JSONResponse:
     """A runtime's heartbeat; every agent sends one every few seconds, so it takes the direct lane."""
     body = await read_json(request)
-    revision = await heartbeats.group_commit.record(request.headers.get('authorization'), body)
+    beat = heartbeats.parse_heartbeat(body)
+    revision = await heartbeats.group_commit.submit((request.headers.get('authorization'), beat))
     return JSONResponse({'revision': revision})
 
 

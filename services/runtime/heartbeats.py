@@ -3,11 +3,8 @@
 Usage arrives as totals since the runtime's boot, so only the increase over what that boot reported before is
 counted: a repeated heartbeat adds nothing, a lost one is made up by the next, and a new boot starts from zero.
 """
-import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
-
-from nicegui import background_tasks, run
 
 from models import (
     Agent,
@@ -22,6 +19,7 @@ from models import (
 )
 
 from ..platform import events, notifications
+from ..platform.group_commit import GroupCommit
 from ..platform.inputs import text_problem
 from . import api_keys, revisions, tokens, usage
 from .errors import RuntimeControlError
@@ -30,7 +28,6 @@ STATUSES = {'ok': AgentHealth.HEALTHY, 'degraded': AgentHealth.DEGRADED}
 MESSAGE_LIMIT = 500
 BOOT_ID_LIMIT = 64
 COUNTER_LIMIT = 2**62
-BATCH_LIMIT = 500
 HEARTBEAT_COLUMNS = (Agent.id, Agent.owner, Agent.name, Agent.config_revision, Agent.applied_revision, Agent.health,
                      Agent.health_message, Agent.unreachable_since)
 """What a heartbeat compares and tells: the narrow read keeps the hot path cheap."""
@@ -108,7 +105,7 @@ def apply_heartbeats(beats: list[tuple[int, Heartbeat]]) -> list[int]:
     return [answer if isinstance(answer, int) else 0 for answer in answers]
 
 
-def apply_presented(beats: list[tuple[int | str | None, Heartbeat]]) -> list[int | RuntimeControlError]:
+def apply_presented(beats: Sequence[tuple[int | str | None, Heartbeat]]) -> list[int | RuntimeControlError]:
     """Apply heartbeats, each with its agent id or the `Authorization` its runtime presented (checked here, in the
     same thread hop), in one write transaction. Each answer is the agent's newest revision, or the error that one
     heartbeat gets (a wrong token) without failing the others."""
@@ -148,52 +145,8 @@ def apply_heartbeat(agent_id: int, beat: Heartbeat) -> Applied | None:
     return Applied(agent, agent.config_revision, changed, recovered)
 
 
-class GroupCommit:
-    """Heartbeats that arrive while one transaction is written share the next one: one thread hop and one commit
-    (one fsync on SQLite, one round of locks on PostgreSQL) for all of them, tokens checked on the way. Nobody waits
-    for a timer: the first heartbeat after a quiet moment is written at once."""
-
-    def __init__(self) -> None:
-        self.waiting: list[tuple[str | None, Heartbeat, asyncio.Future[int]]] = []
-        self.writing = False
-
-    async def record(self, authorization: str | None, body: dict) -> int:
-        """Apply the heartbeat (its body is checked here, before it waits); answers once its transaction committed,
-        or raises what was wrong with it (RUNTIME_TOKEN_INVALID)."""
-        beat = parse_heartbeat(body)
-        answer: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        self.waiting.append((authorization, beat, answer))
-        if not self.writing:
-            self.writing = True
-            background_tasks.create(self.write_waiting(), name='heartbeats: group commit')
-        return await answer
-
-    async def write_waiting(self) -> None:
-        try:
-            while self.waiting:
-                batch, self.waiting = self.waiting[:BATCH_LIMIT], self.waiting[BATCH_LIMIT:]
-                await self.write(batch)
-        finally:
-            self.writing = False
-
-    async def write(self, batch: list[tuple[str | None, Heartbeat, asyncio.Future[int]]]) -> None:
-        answers: Sequence[int | Exception] | None
-        try:
-            answers = await run.io_bound(apply_presented, [(presented, beat) for presented, beat, _ in batch])
-            if answers is None:
-                raise RuntimeControlError('SHUTTING_DOWN', 'AgentHost is stopping; send the heartbeat again.')
-        except Exception as error:  # noqa: BLE001 — every waiting request gets the failure, none hangs
-            answers = [error] * len(batch)
-        for (*_, future), answer in zip(batch, answers, strict=True):
-            if future.done():  # the runtime hung up meanwhile
-                continue
-            if isinstance(answer, Exception):
-                future.set_exception(answer)
-            else:
-                future.set_result(answer)
-
-
-group_commit = GroupCommit()
+group_commit: GroupCommit[tuple[str | None, Heartbeat], int] = GroupCommit('heartbeats', apply_presented)
+"""Heartbeats arriving together share one transaction: `await group_commit.submit((authorization, beat))`."""
 
 
 def note_recovery(agent: Agent) -> bool:

@@ -25,6 +25,7 @@ from . import (
     config_apply,
     deploy_dispatch,
     heartbeats,
+    instances,
     startup,
     stripe_drain,
     webhook_ingest,
@@ -167,6 +168,7 @@ def main() -> None:
         ('config apply', lambda: config_apply.measure(args.runs), config_apply.row),
         ('heartbeats', lambda: heartbeats.measure(1), heartbeats.row),
         ('stripe drain', lambda: stripe_drain.measure(1), stripe_drain.row),
+        ('instances', lambda: instances.measure(1), instances.row),
     )
     results: dict = {}
     rows = []

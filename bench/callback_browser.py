@@ -29,7 +29,9 @@ def signed(job_id: int, number: int) -> tuple[bytes, dict]:
     return body, {'X-AgentHost-Signature': sign(body, CALLBACK_SECRET), 'Content-Type': 'application/json'}
 
 
-async def measure(world: World, callbacks: int = CALLBACKS) -> dict:
+async def measure(world: World, callbacks: int = CALLBACKS, *, callback_url: str | None = None) -> dict:
+    """The browser watches the page on `world.app`; the callbacks go there too, or to `callback_url` (another
+    instance)."""
     account = world.accounts[0]
     agent_id = account.agent_ids[0]
     async with httpx.AsyncClient(base_url=world.app.url, timeout=30) as client:
@@ -44,7 +46,8 @@ async def measure(world: World, callbacks: int = CALLBACKS) -> dict:
             for number in range(callbacks):
                 body, headers = signed(job_id, number)
                 sent = time.time() * 1000
-                (await client.post('/api/provisioning/callback', content=body, headers=headers)).raise_for_status()
+                (await client.post(f'{callback_url or world.app.url}/api/provisioning/callback', content=body,
+                                   headers=headers)).raise_for_status()
                 deadline = time.monotonic() + 5
                 while (seen := driver.execute_script(f'return window.__seen["{number}"]')) is None:
                     if time.monotonic() > deadline:

@@ -51,7 +51,8 @@ def settings_for(stripe_url: str, github_url: str) -> dict[str, str]:
 def prepare_accounts(data_dir: Path, settings: dict[str, str], *, users: int, agents_each: int) -> list[Account]:
     """Users with a business comp grant (10 agents), an API token and draft agents, written with the app's code."""
     os.environ.update({**settings, 'DATA_DIR': str(data_dir), 'AGENTHOST_ENV_FILE': ''})
-    os.environ.pop('DATABASE_URL', None)
+    if 'DATABASE_URL' not in settings:
+        os.environ.pop('DATABASE_URL', None)  # SQLite in the data dir, unless the row asks for PostgreSQL
     import models
     from services.accounts import accounts
     from services.billing import billing

@@ -1,0 +1,102 @@
+"""Row `instances`: AgentHost as several instances on one PostgreSQL.
+
+Webhook ingest with one instance and with three (deliveries spread round robin, as a proxy without stickiness spreads
+them), the same client and the same number of deliveries; and callback to browser when the callback reaches another
+instance than the one serving the browser, so the change travels through PostgreSQL's NOTIFY. On two cores three
+instances share the same CPUs as one, so more throughput is not to be expected: the row shows what several instances
+cost. Run alone with `python -m bench.instances`.
+"""
+import asyncio
+import secrets
+import tempfile
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+import httpx
+import psycopg2
+
+from tests.github_double import GitHubDouble
+from tests.stripe_double import StripeDouble, serving
+
+from . import callback_browser, webhook_ingest
+from .measure import closed_loop, median, run_alone
+from .servers import AppServer, app_server, free_port
+from .world import GITHUB_WEBHOOK_SECRET, World, prepare_accounts, settings_for
+
+SERVER = 'postgresql://postgres@127.0.0.1:5432'
+DATABASE = 'agenthost_bench_instances'
+DELIVERIES = 1500
+CONCURRENCY = 30
+
+
+def administer(statement: str) -> None:
+    connection = psycopg2.connect(f'{SERVER}/postgres')
+    connection.autocommit = True
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(statement)
+    finally:
+        connection.close()
+
+
+@contextmanager
+def fleet(count: int) -> Iterator[tuple[World, list[AppServer]]]:
+    """The doubles, one account with one agent, and `count` instances on a fresh PostgreSQL database."""
+    administer(f'DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)')
+    administer(f'CREATE DATABASE {DATABASE}')
+    with ExitStack() as stack:
+        stack.callback(administer, f'DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)')
+        stripe = StripeDouble()
+        stripe_port = free_port()
+        stripe.base_url = f'http://127.0.0.1:{stripe_port}'
+        stack.enter_context(serving(stripe.app, stripe_port))
+        github = GitHubDouble(webhook_secret=GITHUB_WEBHOOK_SECRET)
+        stack.callback(github.close)
+        settings = {**settings_for(stripe.base_url, github.url), 'DATABASE_URL': f'{SERVER}/{DATABASE}',
+                    'STORAGE_SECRET': secrets.token_urlsafe(32)}
+        folders = [Path(stack.enter_context(tempfile.TemporaryDirectory(prefix='agenthost-instance-')))
+                   for _ in range(count)]
+        accounts = prepare_accounts(folders[0], settings, users=1, agents_each=1)
+        apps = [stack.enter_context(app_server(settings, data_dir=folder)) for folder in folders]
+        yield World(apps[0], stripe, github, accounts), apps
+
+
+async def ingest(urls: list[str], double: StripeDouble, subscription: dict) -> float:
+    """Deliveries per second, spread round robin over `urls`."""
+    deliveries = webhook_ingest.signed_events(double, subscription, DELIVERIES)
+    async with httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=100)) as client:
+        async def send(number: int) -> None:
+            payload, headers = deliveries[number]
+            url = urls[number % len(urls)]
+            (await client.post(f'{url}/api/webhooks/stripe', content=payload, headers=headers)).raise_for_status()
+
+        rate, _ = await closed_loop(send, total=len(deliveries), concurrency=CONCURRENCY)
+    return rate
+
+
+def measure_once() -> dict:
+    with fleet(3) as (world, apps):
+        subscription = webhook_ingest.subscription_for_user_one(world.stripe)
+        one = asyncio.run(ingest([apps[0].url], world.stripe, subscription))
+        three = asyncio.run(ingest([app.url for app in apps], world.stripe, subscription))
+        across = asyncio.run(callback_browser.measure(world, callback_url=apps[1].url))
+    return {'one_instance_events_per_s': one, 'three_instances_events_per_s': three,
+            'callback_across_p50_ms': across['p50_ms'], 'callback_across_p95_ms': across['p95_ms']}
+
+
+def measure(runs: int) -> dict:
+    results = [measure_once() for _ in range(runs)]
+    return {**{key: median([result[key] for result in results]) for key in results[0]}, 'runs': runs}
+
+
+def row(result: dict) -> tuple[str, str, str, str, str]:
+    return ('instances', f'webhook ingest on PostgreSQL {result["one_instance_events_per_s"]:.0f} events/s with one '
+                         f'instance, {result["three_instances_events_per_s"]:.0f} with three; callback to a browser '
+                         f'on another instance p95 {result["callback_across_p95_ms"]:.0f} ms',
+            'callback across instances p95 < 150 ms', f'{result["callback_across_p95_ms"] / 150:.2f}',
+            str(result['runs']))
+
+
+if __name__ == '__main__':
+    run_alone(__doc__, measure, row)

@@ -7,6 +7,7 @@ instances share the same CPUs as one, so more throughput is not to be expected: 
 cost. Run alone with `python -m bench.instances`.
 """
 import asyncio
+import os
 import secrets
 import tempfile
 from collections.abc import Iterator
@@ -24,14 +25,19 @@ from .measure import closed_loop, median, run_alone
 from .servers import AppServer, app_server, free_port
 from .world import GITHUB_WEBHOOK_SECRET, World, prepare_accounts, settings_for
 
-SERVER = 'postgresql://postgres@127.0.0.1:5432'
+SERVER = os.environ.get('AGENTHOST_BENCH_POSTGRES', 'postgresql://postgres@127.0.0.1:5432')
+"""A PostgreSQL server whose `postgres` database this row may use to create and drop a database of its own."""
 DATABASE = 'agenthost_bench_instances'
 DELIVERIES = 1500
 CONCURRENCY = 30
 
 
 def administer(statement: str) -> None:
-    connection = psycopg2.connect(f'{SERVER}/postgres')
+    try:
+        connection = psycopg2.connect(f'{SERVER}/postgres', connect_timeout=5)
+    except psycopg2.OperationalError as error:
+        raise RuntimeError(f'this row needs PostgreSQL at {SERVER} (set AGENTHOST_BENCH_POSTGRES to another server, '
+                           f'with the right to create databases): {str(error).strip()}') from None
     connection.autocommit = True
     try:
         with connection.cursor() as cursor:

@@ -113,8 +113,8 @@ def test_a_killed_local_agent_becomes_unreachable_is_healed_and_answers_again(lo
     wait_until(lambda: Agent.get_by_id(agent.id).health == 'unreachable', 'the silence to be noticed')
     heal = wait_until(lambda: ProvisioningJob.get_or_none(ProvisioningJob.heal & (ProvisioningJob.agent == agent.id)),
                       'the heal')
+    wait_until(lambda: ProvisioningJob.get_by_id(heal.id).status == 'succeeded', 'the heal to succeed')
     wait_until(lambda: Agent.get_by_id(agent.id).health == 'healthy', 'the healed runtime to heartbeat')
-    assert ProvisioningJob.get_by_id(heal.id).status == 'succeeded'
     assert Agent.get_by_id(agent.id).status == 'running'
     steps = [event.step for event in events_of(agent.id)]
     assert steps.index('runtime_exited') < steps.index('unreachable') < steps.index('healing') \

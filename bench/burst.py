@@ -4,6 +4,7 @@ import time
 
 import httpx
 
+from .measure import post_resending_once
 from .world import World
 
 
@@ -22,8 +23,11 @@ async def measure(world: World, timeout: float = 300) -> dict:
                                  limits=httpx.Limits(max_connections=100)) as client:
         await worst_loop_lag_ms(client)  # start the window now
         started = time.monotonic()
-        responses = await asyncio.gather(*[client.post(f'/api/agents/{agent_id}/deploy', headers=account.headers)
-                                           for account, agent_id in targets])
+        resent: list[int] = []
+        responses = await asyncio.gather(*[
+            post_resending_once(client, f'/api/agents/{agent_id}/deploy', resent,
+                                headers={**account.headers, 'Idempotency-Key': f'burst-{agent_id}'})
+            for account, agent_id in targets])
         refused = [r for r in responses if r.status_code != 202]
         if refused:
             raise RuntimeError(f'{len(refused)} deploys refused, e.g. {refused[0].status_code} {refused[0].text}')
@@ -38,4 +42,4 @@ async def measure(world: World, timeout: float = 300) -> dict:
         lag = await worst_loop_lag_ms(client)
     dispatches = [(d.body or {}).get('inputs', {}).get('job_id') for d in world.github.dispatches]
     return {'agents': len(targets), 'seconds': seconds, 'all_dispatched': job_ids <= set(dispatches),
-            'duplicates': len(dispatches) - len(set(dispatches)), 'max_loop_lag_ms': lag}
+            'duplicates': len(dispatches) - len(set(dispatches)), 'max_loop_lag_ms': lag, 'resent': len(resent)}

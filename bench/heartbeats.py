@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 
 from .burst import worst_loop_lag_ms
-from .measure import open_loop, run_alone
+from .measure import open_loop, post_resending_once, run_alone
 from .servers import app_server
 from .world import MODEL_PROVIDER, prepare_accounts
 
@@ -55,6 +55,7 @@ async def beat_all(url: str, minted: list[str], pid: int, interval: float, secon
     """Every agent heartbeats once per `interval` for `seconds`; the app's CPU share and worst loop lag meanwhile."""
     seqs = dict.fromkeys(range(len(minted)), 0)
     failures: list[int] = []
+    resent: list[int] = []
 
     async with httpx.AsyncClient(base_url=url, timeout=30, limits=httpx.Limits(max_connections=50)) as client:
         async def beat(number: int) -> None:
@@ -64,10 +65,7 @@ async def beat_all(url: str, minted: list[str], pid: int, interval: float, secon
                     'message': '', 'usage': {'requests': seqs[agent], 'input_tokens': 10 * seqs[agent],
                                              'output_tokens': 20 * seqs[agent]}}
             headers = {'Authorization': f'Bearer {minted[agent]}'}
-            try:
-                answer = await client.post('/api/runtime/heartbeat', json=body, headers=headers)
-            except httpx.ReadError:  # a kept-alive connection the server closed as it was reused: send it again
-                answer = await client.post('/api/runtime/heartbeat', json=body, headers=headers)
+            answer = await post_resending_once(client, '/api/runtime/heartbeat', resent, json=body, headers=headers)
             if answer.status_code != 200:
                 failures.append(answer.status_code)
 
@@ -80,7 +78,7 @@ async def beat_all(url: str, minted: list[str], pid: int, interval: float, secon
         raise RuntimeError(f'{len(failures)} heartbeats refused, e.g. HTTP {failures[0]}')
     return {'interval_s': interval, 'heartbeats': len(latencies), 'cpu_percent': cpu_used / elapsed * 100,
             'cpu_ms_per_heartbeat': cpu_used / len(latencies) * 1000, 'max_loop_lag_ms': lag,
-            'p99_ms': sorted(latencies)[int(len(latencies) * 0.99)] * 1000}
+            'p99_ms': sorted(latencies)[int(len(latencies) * 0.99)] * 1000, 'resent': len(resent)}
 
 
 def measure_once() -> list[dict]:
@@ -95,7 +93,8 @@ def measure_once() -> list[dict]:
 def measure(runs: int) -> dict:
     results = [measure_once() for _ in range(runs)]
     windows = [{key: statistics.median(result[number][key] for result in results)
-                for key in ('interval_s', 'cpu_percent', 'cpu_ms_per_heartbeat', 'max_loop_lag_ms', 'p99_ms')}
+                for key in ('interval_s', 'cpu_percent', 'cpu_ms_per_heartbeat', 'max_loop_lag_ms', 'p99_ms',
+                            'resent')}
                for number in range(len(WINDOWS))]
     return {'agents': AGENTS, 'at_spec_interval': windows[0], 'at_three_times_the_rate': windows[1], 'runs': runs}
 

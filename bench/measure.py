@@ -1,10 +1,13 @@
-"""Small statistics shared by the rows: percentiles, medians over runs, and load loops."""
+"""Small statistics shared by the rows: percentiles, medians over runs, load loops, and one resend."""
 import argparse
 import asyncio
 import json
 import statistics
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -63,3 +66,15 @@ def run_alone(doc: str | None, measure: Callable[[int], dict], row: Callable[[di
     result = measure(parser.parse_args().runs)
     print(json.dumps(result, indent=2))
     print('  '.join(row(result)))
+
+
+async def post_resending_once(client: httpx.AsyncClient, url: str, resent: list[int],
+                              **request: Any) -> httpx.Response:
+    """POST, and send it once more when the server closed the kept-alive connection under it (`httpx.ReadError`,
+    seen now and then under bursts; its cause is open work). Only for idempotent requests: a webhook stored by id,
+    a deploy with an Idempotency-Key. `resent` counts the repeats, which the rows report."""
+    try:
+        return await client.post(url, **request)
+    except httpx.ReadError:
+        resent.append(1)
+        return await client.post(url, **request)

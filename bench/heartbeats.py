@@ -22,7 +22,7 @@ import httpx
 from .burst import worst_loop_lag_ms
 from .measure import open_loop, post_resending_once, run_alone
 from .servers import app_server
-from .world import MODEL_PROVIDER, prepare_accounts
+from .world import MODEL_PROVIDER, prepare_accounts, settings_of_the_row
 
 AGENTS = 1000
 WINDOWS = ((15.0, 30.0), (5.0, 15.0))
@@ -37,11 +37,12 @@ def running_agents_with_tokens(data_dir: Path, settings: dict[str, str]) -> list
     from services.platform.settings import Settings, configure
     from services.runtime import tokens
 
-    models.open_database(configure(Settings()).resolved_database_url)
-    agent_ids = [agent_id for account in accounts for agent_id in account.agent_ids]
-    models.Agent.update(status=models.AgentStatus.RUNNING).where(models.Agent.id.in_(agent_ids)).execute()
-    minted = [tokens.mint(agent_id, None) for agent_id in agent_ids]
-    models.db.close()
+    with settings_of_the_row(data_dir, settings):
+        models.open_database(configure(Settings()).resolved_database_url)
+        agent_ids = [agent_id for account in accounts for agent_id in account.agent_ids]
+        models.Agent.update(status=models.AgentStatus.RUNNING).where(models.Agent.id.in_(agent_ids)).execute()
+        minted = [tokens.mint(agent_id, None) for agent_id in agent_ids]
+        models.db.close()
     return minted
 
 

@@ -48,11 +48,28 @@ def settings_for(stripe_url: str, github_url: str) -> dict[str, str]:
             'GITHUB_WEBHOOK_SECRET': GITHUB_WEBHOOK_SECRET, **MODEL_PROVIDER}
 
 
-def prepare_accounts(data_dir: Path, settings: dict[str, str], *, users: int, agents_each: int) -> list[Account]:
-    """Users with a business comp grant (10 agents), an API token and draft agents, written with the app's code."""
+@contextmanager
+def settings_of_the_row(data_dir: Path, settings: dict[str, str]) -> Iterator[None]:
+    """This process's environment as the row's app will have it, for the app's own code run here; put back after,
+    so one row's settings (PROVISIONER=local, say) never reach the next row's app."""
+    saved = dict(os.environ)
     os.environ.update({**settings, 'DATA_DIR': str(data_dir), 'AGENTHOST_ENV_FILE': ''})
     if 'DATABASE_URL' not in settings:
         os.environ.pop('DATABASE_URL', None)  # SQLite in the data dir, unless the row asks for PostgreSQL
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def prepare_accounts(data_dir: Path, settings: dict[str, str], *, users: int, agents_each: int) -> list[Account]:
+    """Users with a business comp grant (10 agents), an API token and draft agents, written with the app's code."""
+    with settings_of_the_row(data_dir, settings):
+        return _prepare_accounts(users, agents_each)
+
+
+def _prepare_accounts(users: int, agents_each: int) -> list[Account]:
     import models
     from services.accounts import accounts
     from services.billing import billing

@@ -15,15 +15,14 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import httpx
-import psycopg2
 
-from tests.github_double import GitHubDouble
-from tests.stripe_double import StripeDouble, serving
+from tests.postgres_support import administer
+from tests.stripe_double import StripeDouble
 
 from . import callback_browser, webhook_ingest
 from .measure import closed_loop, median, post_resending_once, run_alone
-from .servers import AppServer, app_server, free_port
-from .world import GITHUB_WEBHOOK_SECRET, World, prepare_accounts, settings_for
+from .servers import AppServer, app_server
+from .world import World, prepare_accounts, running_doubles
 
 SERVER = os.environ.get('AGENTHOST_BENCH_POSTGRES', 'postgresql://postgres@127.0.0.1:5432')
 """A PostgreSQL server whose `postgres` database this row may use to create and drop a database of its own."""
@@ -32,35 +31,15 @@ DELIVERIES = 1500
 CONCURRENCY = 30
 
 
-def administer(statement: str) -> None:
-    try:
-        connection = psycopg2.connect(f'{SERVER}/postgres', connect_timeout=5)
-    except psycopg2.OperationalError as error:
-        raise RuntimeError(f'this row needs PostgreSQL at {SERVER} (set AGENTHOST_BENCH_POSTGRES to another server, '
-                           f'with the right to create databases): {str(error).strip()}') from None
-    connection.autocommit = True
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute(statement)
-    finally:
-        connection.close()
-
-
 @contextmanager
 def fleet(count: int) -> Iterator[tuple[World, list[AppServer]]]:
     """The doubles, one account with one agent, and `count` instances on a fresh PostgreSQL database."""
-    administer(f'DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)')
-    administer(f'CREATE DATABASE {DATABASE}')
+    administer(f'DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)', server=SERVER)
+    administer(f'CREATE DATABASE {DATABASE}', server=SERVER)
     with ExitStack() as stack:
-        stack.callback(administer, f'DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)')
-        stripe = StripeDouble()
-        stripe_port = free_port()
-        stripe.base_url = f'http://127.0.0.1:{stripe_port}'
-        stack.enter_context(serving(stripe.app, stripe_port))
-        github = GitHubDouble(webhook_secret=GITHUB_WEBHOOK_SECRET)
-        stack.callback(github.close)
-        settings = {**settings_for(stripe.base_url, github.url), 'DATABASE_URL': f'{SERVER}/{DATABASE}',
-                    'STORAGE_SECRET': secrets.token_urlsafe(32)}
+        stack.callback(administer, f'DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)', server=SERVER)
+        stripe, github, settings = running_doubles(stack)
+        settings = {**settings, 'DATABASE_URL': f'{SERVER}/{DATABASE}', 'STORAGE_SECRET': secrets.token_urlsafe(32)}
         folders = [Path(stack.enter_context(tempfile.TemporaryDirectory(prefix='agenthost-instance-')))
                    for _ in range(count)]
         accounts = prepare_accounts(folders[0], settings, users=1, agents_each=1)

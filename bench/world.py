@@ -92,17 +92,22 @@ def _prepare_accounts(users: int, agents_each: int) -> list[Account]:
     return prepared
 
 
+def running_doubles(stack: ExitStack) -> tuple[StripeDouble, GitHubDouble, dict[str, str]]:
+    """The Stripe and GitHub doubles, serving until `stack` closes, and the app's settings that point at them."""
+    stripe = StripeDouble()
+    stripe_port = free_port()
+    stripe.base_url = f'http://127.0.0.1:{stripe_port}'
+    stack.enter_context(serving(stripe.app, stripe_port))
+    github = GitHubDouble(webhook_secret=GITHUB_WEBHOOK_SECRET)
+    stack.callback(github.close)
+    return stripe, github, settings_for(stripe.base_url, github.url)
+
+
 @contextmanager
 def world(*, users: int = 1, agents_each: int = 1) -> Iterator[World]:
     """Both doubles running, accounts prepared, and the app serving on SQLite in a fresh data dir."""
     with ExitStack() as stack:
-        stripe = StripeDouble()
-        stripe_port = free_port()
-        stripe.base_url = f'http://127.0.0.1:{stripe_port}'
-        stack.enter_context(serving(stripe.app, stripe_port))
-        github = GitHubDouble(webhook_secret=GITHUB_WEBHOOK_SECRET)
-        stack.callback(github.close)
-        settings = settings_for(stripe.base_url, github.url)
+        stripe, github, settings = running_doubles(stack)
         data_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix='agenthost-world-')))
         prepared = prepare_accounts(data_dir, settings, users=users, agents_each=agents_each)
         app = stack.enter_context(app_server(settings, data_dir=data_dir))

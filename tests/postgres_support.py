@@ -12,8 +12,13 @@ SERVER = os.environ.get('AGENTHOST_TEST_POSTGRES', 'postgresql://postgres@127.0.
 DATABASE = f'agenthost_instances_{os.getpid()}'
 
 
-def administer(statement: str) -> None:
-    connection = psycopg2.connect(f'{SERVER}/postgres')
+def administer(statement: str, *, server: str = SERVER) -> None:
+    """One statement on the server's `postgres` database (creating and dropping databases), or a clear error."""
+    try:
+        connection = psycopg2.connect(f'{server}/postgres', connect_timeout=5)
+    except psycopg2.OperationalError as error:
+        raise RuntimeError(f'PostgreSQL is needed at {server}, with the right to create databases: '
+                           f'{str(error).strip()}') from None
     connection.autocommit = True
     try:
         with connection.cursor() as cursor:

@@ -224,3 +224,20 @@ async def test_admin_sees_this_periods_usage_by_model(user: User):
         usage.add_usage(agent.id, 'claude-sonnet-4-5', {'requests': 2, 'input_tokens': 20, 'output_tokens': 40})
     await user.open('/admin')
     await user.should_see('2 requests, 20 input and 40 output tokens', retries=50)
+
+
+async def test_admin_sees_which_jobs_are_heals(user: User):
+    from datetime import timedelta
+
+    from models import Agent, utcnow
+    from services.provisioning import healing
+    from services.provisioning.jobs import _create_job, _finish
+    await log_in_as_admin(user)
+    agent = make_agent(make_entitled_user('customer@example.com'), name='Silent bot', status='running')
+    _finish(_create_job(agent, kind='provision', goal='running', message='Deploy requested.'), 'succeeded',
+            agent_update=False)
+    Agent.update(updated_at=utcnow() - timedelta(hours=1)).where(Agent.id == agent.id).execute()
+    healing.mark_unreachable_agents(utcnow() - timedelta(days=1))
+    assert healing.heal_unreachable_agents(utcnow() + timedelta(hours=1)) == [agent.id]
+    await user.open('/admin')
+    await user.should_see('provision (heal) · Silent bot')

@@ -24,7 +24,8 @@ class Jobs(ListedSection):
 
     def draw_row(self, row: admin.JobRow) -> None:
         job, agent_id = row.job, row.agent.id
-        title = (f'#{job.id} {job.kind} · {row.agent.name} ({row.owner.email}) · {job.status} · '
+        kind = f'{job.kind} (heal)' if job.heal else job.kind
+        title = (f'#{job.id} {kind} · {row.agent.name} ({row.owner.email}) · {job.status} · '
                  f'{job.attempts} attempt(s)')
         with ui.expansion(title).classes('w-full').mark(f'job-{job.id}'):
             if job.last_error:

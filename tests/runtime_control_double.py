@@ -124,9 +124,13 @@ class RuntimeControlDouble(HttpDouble):
             return
         send_json(handler, 200, config)
 
-    def answer_heartbeat(self, handler: BaseHTTPRequestHandler) -> None:
+    def authorised_body(self, handler: BaseHTTPRequestHandler) -> dict | None:
+        """The request's JSON body, or None once a 401 went out for a wrong runtime token."""
         body = json.loads(handler.rfile.read(int(handler.headers.get('Content-Length', 0))) or b'{}')
-        if not self.authorised(handler):
+        return body if self.authorised(handler) else None
+
+    def answer_heartbeat(self, handler: BaseHTTPRequestHandler) -> None:
+        if (body := self.authorised_body(handler)) is None:
             return
         with self.changed:
             self.heartbeats.append(body)
@@ -134,8 +138,7 @@ class RuntimeControlDouble(HttpDouble):
         send_json(handler, 200, {'revision': revision})
 
     def answer_log_lines(self, handler: BaseHTTPRequestHandler) -> None:
-        body = json.loads(handler.rfile.read(int(handler.headers.get('Content-Length', 0))) or b'{}')
-        if not self.authorised(handler):
+        if (body := self.authorised_body(handler)) is None:
             return
         with self.changed:
             self.log_batches.append(body)

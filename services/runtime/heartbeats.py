@@ -94,15 +94,10 @@ class Applied:
 
 
 def record_heartbeat(agent_id: int, body: dict) -> int:
-    """Apply one heartbeat; returns the agent's newest config revision (the runtime fetches it when it is newer)."""
-    return apply_heartbeats([(agent_id, parse_heartbeat(body))])[0]
-
-
-def apply_heartbeats(beats: list[tuple[int, Heartbeat]]) -> list[int]:
-    """Apply heartbeats in one write transaction; returns each one's answer (the agent's newest revision, 0 for an
-    agent deleted meanwhile)."""
-    answers = apply_presented([(agent_id, beat) for agent_id, beat in beats])
-    return [answer if isinstance(answer, int) else 0 for answer in answers]
+    """Apply one heartbeat; returns the agent's newest config revision (the runtime fetches it when it is newer), 0
+    for an agent deleted meanwhile."""
+    answer = apply_presented([(agent_id, parse_heartbeat(body))])[0]
+    return answer if isinstance(answer, int) else 0
 
 
 def apply_presented(beats: Sequence[tuple[int | str | None, Heartbeat]]) -> list[int | RuntimeControlError]:

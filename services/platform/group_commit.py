@@ -21,11 +21,14 @@ BATCH_LIMIT = 500
 
 class GroupCommit(Generic[Item, Answer]):
     """`apply_batch` runs on a worker thread with a list of items and returns, in the same order, each item's answer
-    or the exception that item gets (the others still succeed)."""
+    or the exception that item gets (the others still succeed). With `linger_seconds`, a quiet moment's first item
+    waits that long for others to join it: for requests nobody waits on, where fewer transactions matter more."""
 
-    def __init__(self, name: str, apply_batch: Callable[[list[Item]], Sequence[Answer | Exception]]) -> None:
+    def __init__(self, name: str, apply_batch: Callable[[list[Item]], Sequence[Answer | Exception]], *,
+                 linger_seconds: float = 0.0) -> None:
         self.name = name
         self.apply_batch = apply_batch
+        self.linger_seconds = linger_seconds
         self.waiting: list[tuple[Item, asyncio.Future[Answer]]] = []
         self.writing = False
 
@@ -40,6 +43,8 @@ class GroupCommit(Generic[Item, Answer]):
 
     async def write_waiting(self) -> None:
         try:
+            if self.linger_seconds:
+                await asyncio.sleep(self.linger_seconds)
             while self.waiting:
                 batch, self.waiting = self.waiting[:BATCH_LIMIT], self.waiting[BATCH_LIMIT:]
                 await self.write(batch)

@@ -37,13 +37,3 @@ def announce_new(agent: Agent) -> None:
     """After the commit: wake the runtime's long poll and refresh the agent's open pages."""
     events.config_changed(agent.id)
     events.agent_updated(agent.owner_id, agent.id)
-
-
-def model_of(agent_id: int, revision: int | None) -> str:
-    """The model a revision ran (usage is billed to it); the agent's current model when the revision is unknown."""
-    if revision is not None:
-        model = (AgentRevision.select(AgentRevision.model)
-                 .where((AgentRevision.agent == agent_id) & (AgentRevision.revision == revision)).scalar())
-        if model is not None:
-            return model
-    return Agent.select(Agent.model).where(Agent.id == agent_id).scalar()

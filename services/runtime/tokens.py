@@ -32,11 +32,19 @@ def mint(agent_id: int, job_id: int | None, *, only: bool = False) -> str:
     return token
 
 
-def agent_id_for(authorization: str | None) -> int:
-    """The agent whose runtime presents `Authorization: Bearer <token>`; RUNTIME_TOKEN_INVALID otherwise."""
+def token_presented(authorization: str | None) -> str | None:
+    """The runtime token in `Authorization: Bearer <token>`, if it has a runtime token's shape."""
     scheme, _, token = (authorization or '').strip().partition(' ')
     token = token.strip()
     if scheme.lower() != 'bearer' or not token.startswith(TOKEN_PREFIX) or len(token) > 100:
+        return None
+    return token
+
+
+def agent_id_for(authorization: str | None) -> int:
+    """The agent whose runtime presents `Authorization: Bearer <token>`; RUNTIME_TOKEN_INVALID otherwise."""
+    token = token_presented(authorization)
+    if token is None:
         raise INVALID
     row = (RuntimeToken.select(RuntimeToken.agent).join(Agent)
            .where((RuntimeToken.sha256 == sha256_of(token)) & RuntimeToken.revoked_at.is_null()

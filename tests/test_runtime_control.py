@@ -9,7 +9,7 @@ from nicegui.testing import User
 from models import Agent, AgentRevision, AgentStatus, AgentUsage, RuntimeToken
 from services.platform.settings import Settings, configure
 from services.provisioning import callbacks
-from services.runtime import api_keys, config, tokens
+from services.runtime import api_keys, config, heartbeats, tokens
 from services.runtime.errors import RuntimeControlError
 from tests.factories import make_agent, make_token, make_user
 from tests.provisioning_support import (  # noqa: F401
@@ -266,3 +266,53 @@ async def test_heartbeats_arriving_together_are_all_applied_and_all_answered(use
     assert [answer.json() for answer in answers] == [{'revision': 1}] * 20
     assert all(Agent.get_by_id(agent.id).health == 'healthy' for agent in agents)
     assert [used_requests(agent.id) for agent in agents] == [1] * 20
+
+
+def heartbeat_of(seq: int, requests: int, *, boot_id: str = 'boot-1', status: str = 'ok') -> heartbeats.Heartbeat:
+    return heartbeats.parse_heartbeat({'boot_id': boot_id, 'seq': seq, 'revision': 1, 'status': status,
+                                       'usage': {'requests': requests}})
+
+
+def test_a_wrong_token_in_a_batch_is_refused_alone(running_agent):
+    agent, _, token = running_agent
+    answers = heartbeats.apply_presented([('Bearer rt_unknown', heartbeat_of(1, 1)), ('Basic x', heartbeat_of(1, 1)),
+                                          (f'Bearer {token}', heartbeat_of(1, 3))])
+    assert [getattr(answer, 'code', answer) for answer in answers] == \
+        ['RUNTIME_TOKEN_INVALID', 'RUNTIME_TOKEN_INVALID', 1]
+    assert used_requests(agent.id) == 3
+
+
+def test_one_boots_heartbeats_in_one_batch_count_in_order_once_each(running_agent):
+    agent, _, token = running_agent
+    presented = f'Bearer {token}'
+    heartbeats.apply_presented([(presented, heartbeat_of(1, 2)), (presented, heartbeat_of(1, 2)),
+                                (presented, heartbeat_of(3, 7)), (presented, heartbeat_of(2, 5)),
+                                (presented, heartbeat_of(1, 4, boot_id='boot-2'))])
+    assert used_requests(agent.id) == 11
+
+
+def test_the_last_heartbeat_of_a_batch_sets_the_agents_health(running_agent):
+    agent, _, token = running_agent
+    presented = f'Bearer {token}'
+    heartbeats.apply_presented([(presented, heartbeat_of(1, 0, status='degraded')),
+                                (presented, heartbeat_of(2, 0, status='ok'))])
+    assert Agent.get_by_id(agent.id).health == 'healthy'
+    heartbeats.apply_presented([(presented, heartbeat_of(3, 0, status='degraded'))])
+    assert Agent.get_by_id(agent.id).health == 'degraded'
+
+
+def test_only_the_first_heartbeat_of_a_boot_marks_the_runtime_started(running_agent):
+    agent, _, token = running_agent
+    heartbeats.apply_presented([(f'Bearer {token}', heartbeat_of(1, 0))])
+    started = Agent.get_by_id(agent.id).runtime_started_at
+    heartbeats.apply_presented([(f'Bearer {token}', heartbeat_of(2, 0))])
+    assert started is not None and Agent.get_by_id(agent.id).runtime_started_at == started
+    heartbeats.apply_presented([(f'Bearer {token}', heartbeat_of(1, 0, boot_id='boot-2'))])
+    assert Agent.get_by_id(agent.id).runtime_started_at > started
+
+
+def test_a_heartbeat_of_a_deleted_agents_token_is_refused(running_agent):
+    agent, _, token = running_agent
+    Agent.update(status=AgentStatus.DELETED).where(Agent.id == agent.id).execute()
+    [answer] = heartbeats.apply_presented([(f'Bearer {token}', heartbeat_of(1, 1))])
+    assert isinstance(answer, RuntimeControlError) and used_requests(agent.id) == 0

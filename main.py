@@ -114,6 +114,7 @@ app.on_shutdown(stripe_worker.worker.shutdown)
 app.add_middleware(SecurityHeaders)  # CSP, nosniff, frame and referrer policy, HSTS when PUBLIC_URL is https
 app.add_middleware(RequestIds)  # outermost: X-Request-ID on every response, request id on every log line
 fast_lane.install(app, machine_middleware=(BodySizeLimit, SecurityHeaders, RequestIds))  # no browser session
+app._telemetry.update({'tracing': False, 'metrics': False, 'logs': False})  # no OpenTelemetry: no look per request
 app.on_startup(logs.carry_context_into_threads)  # run.io_bound work logs the request id of its request
 logs.limit_browser_logs()  # socket.io `log` event from any page: truncated and rate-limited
 STATIC_DIR = str(CODE_DIR / 'static')

@@ -23,12 +23,24 @@ seconds) would drown the interesting lines: they are logged at debug level, unle
 log = logging.getLogger('agenthost.http')
 
 
+def request_id_for(incoming: str) -> str:
+    """The caller's id when it is sane, a new one otherwise."""
+    return incoming if ACCEPTED.match(incoming) else uuid.uuid4().hex
+
+
+def log_request(method: str, path: str, status: int, started: float) -> None:
+    """The access line: at debug level for the quiet paths that succeeded."""
+    quiet = path.startswith(QUIET_PREFIXES) and status < 400
+    if log.isEnabledFor(level := logging.DEBUG if quiet else logging.INFO):
+        log.log(level, 'request', extra={'method': method, 'path': path, 'status': status,
+                                         'duration_ms': round((time.perf_counter() - started) * 1000, 1)})
+
+
 class RequestIds(HttpMiddleware):
     """ASGI middleware (not BaseHTTPMiddleware: the contextvar must be set in the task that runs the route)."""
 
     async def handle(self, scope, receive, send) -> None:
-        incoming = dict(scope['headers']).get(HEADER, b'').decode('latin-1')
-        current = incoming if ACCEPTED.match(incoming) else uuid.uuid4().hex
+        current = request_id_for(dict(scope['headers']).get(HEADER, b'').decode('latin-1'))
         token = request_id.set(current)
         started = time.perf_counter()
         status = 500
@@ -44,8 +56,5 @@ class RequestIds(HttpMiddleware):
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            quiet = scope['path'].startswith(QUIET_PREFIXES) and status < 400
-            if log.isEnabledFor(level := logging.DEBUG if quiet else logging.INFO):
-                log.log(level, 'request', extra={'method': scope['method'], 'path': scope['path'], 'status': status,
-                                                 'duration_ms': round((time.perf_counter() - started) * 1000, 1)})
+            log_request(scope['method'], scope['path'], status, started)
             request_id.reset(token)

@@ -16,9 +16,8 @@ class BodySizeLimit(HttpMiddleware):
         self.max_bytes = max_bytes
 
     async def handle(self, scope, receive, send) -> None:
-        length = dict(scope['headers']).get(b'content-length')
-        if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
-            await self._refuse(send)
+        if declares_too_large(dict(scope['headers']).get(b'content-length'), self.max_bytes):
+            await refuse(send)
             return
         received = 0
         response_started = False
@@ -42,13 +41,18 @@ class BodySizeLimit(HttpMiddleware):
         except* _BodyTooLarge:  # a group when it passes through a BaseHTTPMiddleware's task group
             refused = True
         if refused and not response_started:
-            await self._refuse(send)
+            await refuse(send)
 
-    @staticmethod
-    async def _refuse(send) -> None:
-        await send({'type': 'http.response.start', 'status': 413,
-                    'headers': [(b'content-type', b'application/json'), (b'connection', b'close')]})
-        await send({'type': 'http.response.body', 'body': TOO_LARGE})
+
+def declares_too_large(content_length: bytes | None, max_bytes: int = MAX_BODY_BYTES) -> bool:
+    """A Content-Length over the limit, or one that is not a number."""
+    return content_length is not None and (not content_length.isdigit() or int(content_length) > max_bytes)
+
+
+async def refuse(send) -> None:
+    await send({'type': 'http.response.start', 'status': 413,
+                'headers': [(b'content-type', b'application/json'), (b'connection', b'close')]})
+    await send({'type': 'http.response.body', 'body': TOO_LARGE})
 
 
 class _BodyTooLarge(Exception):

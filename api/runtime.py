@@ -3,14 +3,13 @@ heartbeat and the log lines."""
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response
-from fastapi.responses import JSONResponse
 from nicegui import run
 
 from models import MAX_ID
+from services.platform.inputs import parse_json_object
 from services.runtime import config, heartbeats, log_lines, tokens
 
 from . import fast_lane, schemas
-from .bodies import read_json
 
 router = APIRouter(prefix='/api/runtime', tags=['runtime'], responses=schemas.ERRORS)
 
@@ -25,22 +24,19 @@ async def runtime_config(request: Request, authorization: Annotated[str | None, 
     return Response(status_code=204) if answer is None else answer
 
 
-@router.post('/heartbeat', response_model=schemas.HeartbeatAnswer,
-             openapi_extra=schemas.body(schemas.HeartbeatRequest))
-@fast_lane.direct('POST', '/api/runtime/heartbeat')
-async def runtime_heartbeat(request: Request) -> JSONResponse:
+@fast_lane.direct(router, 'POST', '/heartbeat', response_model=schemas.HeartbeatAnswer,
+                  openapi_extra=schemas.body(schemas.HeartbeatRequest))
+async def runtime_heartbeat(call: fast_lane.DirectCall) -> dict:
     """A runtime's heartbeat; every agent sends one every few seconds, so it takes the direct lane."""
-    body = await read_json(request)
-    beat = heartbeats.parse_heartbeat(body)
-    revision = await heartbeats.group_commit.submit((request.headers.get('authorization'), beat))
-    return JSONResponse({'revision': revision})
+    beat = heartbeats.parse_heartbeat(parse_json_object(call.body))
+    return {'revision': await heartbeats.group_commit.submit((call.headers.get('authorization'), beat))}
 
 
-@router.post('/logs', response_model=schemas.LogLinesAnswer, openapi_extra=schemas.body(schemas.LogLinesRequest))
-@fast_lane.direct('POST', '/api/runtime/logs')
-async def runtime_logs(request: Request) -> JSONResponse:
+@fast_lane.direct(router, 'POST', '/logs', response_model=schemas.LogLinesAnswer,
+                  openapi_extra=schemas.body(schemas.LogLinesRequest))
+async def runtime_logs(call: fast_lane.DirectCall) -> dict:
     """The runtime's newest log lines (numbered per boot, so a batch sent twice is kept once); every agent sends
     them, so they take the direct lane."""
-    agent_id = await run.io_bound(tokens.agent_id_for, request.headers.get('authorization'))
-    body = await read_json(request)
-    return JSONResponse({'added': await run.io_bound(log_lines.record_log_lines, agent_id, body)})
+    agent_id = await run.io_bound(tokens.agent_id_for, call.headers.get('authorization'))
+    body = parse_json_object(call.body)
+    return {'added': await run.io_bound(log_lines.record_log_lines, agent_id, body)}

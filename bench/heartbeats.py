@@ -2,8 +2,12 @@
 
 The real app (SQLite) holds 1,000 running agents, each with a runtime token of its own, minted with the app's code
 before it starts. One client process plays their runtimes: every agent posts a heartbeat (cumulative usage, a
-rising `seq`) once per interval, spread evenly, for `SECONDS`. Measured: the app process's CPU time (from
-/proc/<pid>/stat) and its worst event-loop lag (from /metrics), while the health pass judges the same 1,000 agents.
+rising `seq`) once per interval, spread evenly. One interval goes unmeasured first: a runtime's first heartbeat
+after its boot is dearer (its boot row is made, the agent's start recorded) and comes once per boot, so the row
+measures the fleet as it runs. The client keeps up to 250 connections, as a fleet behind a proxy would: heartbeats
+are answered when their batch commits, a fifth of a second after the first of it arrives. Measured: the app
+process's CPU time (from /proc/<pid>/stat) and its worst event-loop lag (from /metrics), while the health pass
+judges the same 1,000 agents.
 
 Two windows against the same app: 30 s at the spec's interval of 15 s (the row's figure, measured, not scaled), then
 15 s at a third of it (three times the rate) to show how the cost grows: per heartbeat it falls, because heartbeats
@@ -58,7 +62,7 @@ async def beat_all(url: str, minted: list[str], pid: int, interval: float, secon
     failures: list[int] = []
     resent: list[int] = []
 
-    async with httpx.AsyncClient(base_url=url, timeout=30, limits=httpx.Limits(max_connections=50)) as client:
+    async with httpx.AsyncClient(base_url=url, timeout=30, limits=httpx.Limits(max_connections=250)) as client:
         async def beat(number: int) -> None:
             agent = number % len(minted)
             seqs[agent] += 1
@@ -70,6 +74,7 @@ async def beat_all(url: str, minted: list[str], pid: int, interval: float, secon
             if answer.status_code != 200:
                 failures.append(answer.status_code)
 
+        await open_loop(beat, rate=len(minted) / interval, seconds=interval)  # every runtime has said hello
         await worst_loop_lag_ms(client)  # start the lag window now
         cpu_before, started = cpu_seconds(pid), time.perf_counter()
         latencies = await open_loop(beat, rate=len(minted) / interval, seconds=seconds)

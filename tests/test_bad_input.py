@@ -249,6 +249,14 @@ async def test_a_body_one_byte_over_one_mebibyte_answers_413(user: User, send: s
     assert not Agent.select().exists()
 
 
+@pytest.mark.parametrize('send', ['with Content-Length', 'streamed'])
+async def test_a_direct_endpoint_answers_413_for_a_body_over_one_mebibyte(user: User, send: str):
+    body = body_of(MIB + 1)
+    response = await user.http_client.post('/api/runtime/heartbeat', headers={'Authorization': 'Bearer rt_x'},
+                                           content=body if send == 'with Content-Length' else streamed(body))
+    assert (response.status_code, error_of(response)['code']) == (413, 'PAYLOAD_TOO_LARGE')
+
+
 @pytest.mark.parametrize(('header', 'value'), [('X-GitHub-Delivery', 'd' * 256), ('X-GitHub-Event', 'e' * 129)])
 async def test_an_oversized_unsigned_github_header_answers_422_naming_it(github: GitHubDouble, user: User,
                                                                         header: str, value: str):

@@ -139,16 +139,20 @@ def test_configuring_again_replaces_the_handler_instead_of_doubling_lines():
     assert stream.getvalue().count('once') == 1
 
 
-async def test_every_response_carries_a_request_id(user: User):
-    first = await user.http_client.get('/healthz')
-    second = await user.http_client.get('/healthz')
+@pytest.mark.parametrize(('method', 'path'), [('GET', '/healthz'), ('POST', '/api/runtime/heartbeat')])
+async def test_every_response_carries_a_request_id(user: User, method: str, path: str):
+    first = await user.http_client.request(method, path, headers={'Authorization': 'Bearer rt_x'})
+    second = await user.http_client.request(method, path, headers={'Authorization': 'Bearer rt_x'})
     assert len(first.headers['x-request-id']) >= 16
     assert first.headers['x-request-id'] != second.headers['x-request-id']
 
 
-async def test_a_callers_request_id_is_kept_and_a_malformed_one_replaced(user: User):
-    kept = await user.http_client.get('/healthz', headers={'X-Request-ID': 'lb-4711.abc'})
-    replaced = await user.http_client.get('/healthz', headers={'X-Request-ID': 'bad id\nlevel=ERROR'})
+@pytest.mark.parametrize(('method', 'path'), [('GET', '/healthz'), ('POST', '/api/runtime/heartbeat')])
+async def test_a_callers_request_id_is_kept_and_a_malformed_one_replaced(user: User, method: str, path: str):
+    kept = await user.http_client.request(method, path, headers={'X-Request-ID': 'lb-4711.abc',
+                                                                'Authorization': 'Bearer rt_x'})
+    replaced = await user.http_client.request(method, path, headers={'X-Request-ID': 'bad id\nlevel=ERROR',
+                                                                    'Authorization': 'Bearer rt_x'})
     assert kept.headers['x-request-id'] == 'lb-4711.abc'
     assert replaced.headers['x-request-id'] != 'bad id\nlevel=ERROR' and ' ' not in replaced.headers['x-request-id']
 

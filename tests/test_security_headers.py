@@ -22,6 +22,12 @@ async def test_every_kind_of_response_carries_the_security_headers(user: User, p
     assert_security_headers(await user.http_client.get(path))
 
 
+async def test_a_direct_endpoints_answer_carries_the_security_headers(user: User):
+    response = await user.http_client.post('/api/runtime/heartbeat', json={}, headers={'Authorization': 'Bearer rt_x'})
+    assert response.status_code == 422
+    assert_security_headers(response)
+
+
 async def test_no_hsts_while_public_url_is_plain_http(user: User):
     assert 'strict-transport-security' not in (await user.http_client.get('/login')).headers
 

@@ -52,9 +52,15 @@ def parse_json(raw: bytes | str) -> object:
     except RecursionError:
         value = None
         _refuse_depth()
-    if _depth(value) > MAX_DEPTH:
+    if _may_nest_too_deeply(raw) and _depth(value) > MAX_DEPTH:
         _refuse_depth()
     return value
+
+
+def _may_nest_too_deeply(raw: bytes | str) -> bool:
+    """Fewer brackets than the limit cannot nest past it: most bodies skip the walk (counting is much cheaper)."""
+    opening = ('[', '{') if isinstance(raw, str) else (b'[', b'{')
+    return raw.count(opening[0]) + raw.count(opening[1]) > MAX_DEPTH  # type: ignore[arg-type]
 
 
 def parse_json_object(raw: bytes | str) -> dict:

@@ -454,3 +454,34 @@ async def test_grace_running_out_without_any_event_stops_the_agents_on_the_perio
     await eventually(lambda: reload(agent).status == 'stopping', 'the periodic check to stop the agent')
     assert EntitlementLoss.get().agent_id == agent.id
     assert job_of(agent).kind == 'deprovision'
+
+
+def test_deliveries_stored_together_refuse_a_bad_signature_alone(stripe_double):
+    created, completed, _ = paid_checkout(stripe_double, make_user())
+    forged = {**signed(stripe_double, created), 'signature': 't=1,v1=00'}
+    answers = stripe_webhooks.receive_all([stripe_webhooks.Delivery(**signed(stripe_double, completed)),
+                                           stripe_webhooks.Delivery(**forged),
+                                           stripe_webhooks.Delivery(**signed(stripe_double, completed))])
+    assert [getattr(answer, 'code', None) or answer.is_new for answer in answers] == [True, 'BAD_SIGNATURE', False]
+    assert [event.event_id for event in WebhookEvent.select()] == [completed['id']]
+    assert WebhookDelivery.select().count() == 2
+
+
+async def test_deliveries_arriving_together_are_all_stored_and_answered(stripe_double, user: User):
+    account = make_user()
+    events = paid_checkout(stripe_double, account)
+    answers = await asyncio.gather(*[deliver(user.http_client, stripe_double, event) for event in events])
+    assert [answer.status_code for answer in answers] == [200] * len(events)
+    assert WebhookEvent.select().count() == len(events)
+
+
+def test_a_workers_pass_leaves_events_stored_after_it_began_to_the_next(stripe_double):
+    created, completed, _ = paid_checkout(stripe_double, make_user())
+    stripe_webhooks.receive(**signed(stripe_double, completed))
+    began = utcnow()
+    stripe_webhooks.receive(**signed(stripe_double, created))
+    later = WebhookEvent.event_id == created['id']
+    WebhookEvent.update(received_at=began + timedelta(seconds=1)).where(later).execute()
+    assert stripe_webhooks.process_due(received_by=began) == 1
+    assert {event.event_id: event.status for event in WebhookEvent.select()} == \
+        {completed['id']: 'processed', created['id']: 'pending'}

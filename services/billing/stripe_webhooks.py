@@ -7,7 +7,7 @@ survives a restart (the event row is the queue) and keeps failures with their tr
 import json
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import peewee
 import stripe
@@ -16,6 +16,7 @@ from models import EventStatus, WebhookEvent, utcnow
 
 from ..platform import events, metrics, notifications, webhook_store
 from ..platform.errors import DomainError
+from ..platform.group_commit import GroupCommit
 from ..platform.retry import RetryPolicy
 from ..platform.settings import get_settings
 from ..platform.webhook_store import WebhookError
@@ -40,29 +41,70 @@ class Receipt:
     is_new: bool
 
 
+@dataclass(frozen=True)
+class Delivery:
+    """One POST from Stripe, as it arrived; `request_id` tags its log lines when it is stored with others."""
+    payload: bytes
+    signature: str | None
+    headers: dict[str, str]
+    request_id: str | None = None
+
+    def log_fields(self) -> dict[str, str]:
+        return {'request_id': self.request_id} if self.request_id else {}
+
+
 def receive(*, payload: bytes, signature: str | None, headers: dict[str, str]) -> Receipt:
     """Verify and store one delivery; a duplicate adds only a delivery-log row marked as such."""
+    [receipt] = receive_all([Delivery(payload, signature, headers)])
+    if isinstance(receipt, WebhookError):
+        raise receipt
+    return receipt
+
+
+def receive_all(deliveries: list[Delivery]) -> list[Receipt | WebhookError]:
+    """Verify each delivery and store those that verify, all in one write transaction; each gets its receipt or
+    its own error. Processing follows off the request: the worker is woken once the transaction committed."""
+    verified = [verify(delivery) for delivery in deliveries]
+    arrivals = [arrival for arrival in verified if isinstance(arrival, webhook_store.Arrival)]
+    stored = iter(webhook_store.store_all(arrivals))
+    answers: list[Receipt | WebhookError] = []
+    for delivery, arrival in zip(deliveries, verified, strict=True):
+        if isinstance(arrival, WebhookError):
+            answers.append(arrival)
+            continue
+        receipt = next(stored)
+        log.info('stripe event received', extra={'event_id': arrival.event_id, 'event_type': arrival.type,
+                                                  'duplicate': not receipt.is_new, **delivery.log_fields()})
+        answers.append(Receipt(event_id=arrival.event_id, is_new=receipt.is_new))
+    if any(isinstance(answer, Receipt) and answer.is_new for answer in answers):
+        events.stripe_event_received()
+    return answers
+
+
+def verify(delivery: Delivery) -> webhook_store.Arrival | WebhookError:
+    """The event to store, once its signature verifies with STRIPE_WEBHOOK_SECRET; the error otherwise."""
     secret = get_settings().stripe_webhook_secret
     if not secret:
         metrics.webhook_deliveries.labels(source=SOURCE, result='not_configured').inc()
-        raise WebhookError('WEBHOOK_NOT_CONFIGURED', 'STRIPE_WEBHOOK_SECRET is not set on this installation.')
+        return WebhookError('WEBHOOK_NOT_CONFIGURED', 'STRIPE_WEBHOOK_SECRET is not set on this installation.')
     try:
-        stripe.WebhookSignature.verify_header(payload.decode('utf-8'), signature, secret,
-                                              SIGNATURE_TOLERANCE_SECONDS)
+        payload = delivery.payload.decode('utf-8')
+        stripe.WebhookSignature.verify_header(payload, delivery.signature, secret, SIGNATURE_TOLERANCE_SECONDS)
         event = json.loads(payload)
         event_id, event_type = str(event['id']), str(event['type'])
     except (stripe.SignatureVerificationError, UnicodeDecodeError, ValueError, KeyError, TypeError) as error:
         metrics.webhook_deliveries.labels(source=SOURCE, result='bad_signature').inc()
-        log.warning('stripe delivery refused: its signature does not verify with STRIPE_WEBHOOK_SECRET')
-        raise WebhookError('BAD_SIGNATURE', f'The Stripe-Signature does not verify: {error}') from None
-    kept = {name: value for name, value in headers.items() if name.lower() in RECORDED_HEADERS}
-    stored = webhook_store.store(source=SOURCE, event_id=event_id, type=event_type, payload=payload.decode('utf-8'),
-                                 headers=kept, object_key=_object_key(event))
-    log.info('stripe event received', extra={'event_id': event_id, 'event_type': event_type,
-                                              'duplicate': not stored.is_new})
-    if stored.is_new:
-        events.stripe_event_received()  # after the commit: the worker processes it off the request
-    return Receipt(event_id=event_id, is_new=stored.is_new)
+        log.warning('stripe delivery refused: its signature does not verify with STRIPE_WEBHOOK_SECRET',
+                    extra=delivery.log_fields())
+        return WebhookError('BAD_SIGNATURE', f'The Stripe-Signature does not verify: {error}')
+    kept = {name: value for name, value in delivery.headers.items() if name.lower() in RECORDED_HEADERS}
+    return webhook_store.Arrival(source=SOURCE, event_id=event_id, type=event_type, payload=payload, headers=kept,
+                                 object_key=_object_key(event))
+
+
+intake: GroupCommit[Delivery, Receipt] = GroupCommit('stripe deliveries', receive_all)
+"""Deliveries arriving together are stored in one transaction (one writer, no lock queue): `await
+intake.submit(delivery)`."""
 
 
 def process(event_id: str) -> str | None:
@@ -95,27 +137,29 @@ def _settle_covered_events(event: WebhookEvent, reread_from) -> int:
             .execute())
 
 
-def process_due(limit: int = 100) -> int:
-    """Process events that are pending and due, or whose worker's lease ran out (the worker's pass).
+def process_due(limit: int = 100, received_by: datetime | None = None) -> int:
+    """Process events that are pending and due, or whose worker's lease ran out (the worker's pass); with
+    `received_by`, only those stored by then.
 
     One at a time, each picked after the last is done: processing one event often settles others about the same
     object, and those are then skipped without another claim.
     """
     processed = 0
     for _ in range(limit):
-        event_id = _next_due_event_id()
+        event_id = _next_due_event_id(received_by)
         if event_id is None or process(event_id) is None:
             break
         processed += 1
     return processed
 
 
-def _next_due_event_id() -> str | None:
+def _next_due_event_id(received_by: datetime | None) -> str | None:
     now = utcnow()
-    row = (WebhookEvent.select(WebhookEvent.event_id)
-           .where((WebhookEvent.source == SOURCE)
-                  & WebhookEvent.status.in_((EventStatus.PENDING, EventStatus.PROCESSING))
-                  & (WebhookEvent.next_attempt_at.is_null() | (WebhookEvent.next_attempt_at <= now)))
+    due = ((WebhookEvent.source == SOURCE) & WebhookEvent.status.in_((EventStatus.PENDING, EventStatus.PROCESSING))
+           & (WebhookEvent.next_attempt_at.is_null() | (WebhookEvent.next_attempt_at <= now)))
+    if received_by is not None:
+        due &= WebhookEvent.received_at <= received_by
+    row = (WebhookEvent.select(WebhookEvent.event_id).where(due)
            .order_by(WebhookEvent.received_at, WebhookEvent.id).first())
     return row.event_id if row else None
 

@@ -11,6 +11,8 @@ from collections.abc import Awaitable, Callable
 
 from nicegui import background_tasks
 
+from models import utcnow
+
 from ..platform import events
 from ..platform.workers import BackgroundWorker
 from . import billing, stripe_webhooks
@@ -47,7 +49,10 @@ class StripeEventWorker(BackgroundWorker):
             background_tasks.create(self.work(), name='stripe events: new deliveries')
 
     async def one_pass(self) -> None:
-        while await self.call(stripe_webhooks.process_due):
+        """The events stored before the pass began; later ones wait for the next gathering pause, so a storm is
+        processed a burst at a time (one re-read settles each burst's object) and receiving keeps the CPU."""
+        began = utcnow()
+        while await self.call(stripe_webhooks.process_due, 100, began):
             pass
 
     async def enforce(self) -> None:

@@ -51,21 +51,46 @@ class Stored:
         return self.result != DUPLICATE
 
 
+@dataclass(frozen=True)
+class Arrival:
+    """A verified event to store. `headers` are logged as given: callers keep only what is safe to show (never a
+    signature)."""
+    source: str
+    event_id: str
+    type: str
+    payload: str
+    headers: dict[str, str]
+    object_key: str | None = None
+    redelivery_retries: bool = False
+
+
 def store(*, source: str, event_id: str, type: str, payload: str, headers: dict[str, str],
           object_key: str | None = None, redelivery_retries: bool = False) -> Stored:
-    """Store a verified event once by its id and log this delivery, in one write transaction.
+    """Store a verified event once by its id and log this delivery, in one write transaction."""
+    return store_all([Arrival(source, event_id, type, payload, headers, object_key, redelivery_retries)])[0]
 
-    `headers` are logged as given: callers keep only what is safe to show (never a signature).
-    """
+
+def store_all(arrivals: list[Arrival]) -> list[Stored]:
+    """Store verified events, each once by its id, and log every delivery, all in one write transaction."""
+    if not arrivals:
+        return []
     with write_transaction():
-        inserted = (WebhookEvent.insert(source=source, event_id=event_id, type=type, object_key=object_key,
-                                        payload=payload)
-                    .on_conflict_ignore().as_rowcount().execute())
-        result = ACCEPTED if inserted else (
-            RETRIED if redelivery_retries and status_of(source, event_id) == EventStatus.FAILED else DUPLICATE)
-        WebhookDelivery.create(source=source, event_id=event_id, headers=json.dumps(headers), result=result)
-    metrics.webhook_deliveries.labels(source=source, result=result).inc()
-    return Stored(source=source, event_id=event_id, result=result)
+        stored = [_store_one(arrival) for arrival in arrivals]
+    for each in stored:
+        metrics.webhook_deliveries.labels(source=each.source, result=each.result).inc()
+    return stored
+
+
+def _store_one(arrival: Arrival) -> Stored:
+    inserted = (WebhookEvent.insert(source=arrival.source, event_id=arrival.event_id, type=arrival.type,
+                                    object_key=arrival.object_key, payload=arrival.payload)
+                .on_conflict_ignore().as_rowcount().execute())
+    result = ACCEPTED if inserted else (
+        RETRIED if arrival.redelivery_retries and status_of(arrival.source, arrival.event_id) == EventStatus.FAILED
+        else DUPLICATE)
+    WebhookDelivery.create(source=arrival.source, event_id=arrival.event_id, headers=json.dumps(arrival.headers),
+                           result=result)
+    return Stored(source=arrival.source, event_id=arrival.event_id, result=result)
 
 
 def status_of(source: str, event_id: str) -> str | None:

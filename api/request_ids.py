@@ -16,9 +16,10 @@ from .asgi import HttpMiddleware
 HEADER = b'x-request-id'
 ACCEPTED = re.compile(r'^[A-Za-z0-9._:-]{1,128}$')
 """A proxy's or client's id is kept only if it cannot forge log fields or grow without bound."""
-QUIET_PREFIXES = ('/_nicegui/', '/static/', '/favicon.ico', '/api/runtime/')
+QUIET_PREFIXES = ('/_nicegui/', '/static/', '/favicon.ico', '/api/runtime/', '/api/webhooks/stripe')
 """Page assets, socket.io polling and agents' runtimes (a heartbeat, a log batch and a long poll per agent every few
-seconds) would drown the interesting lines: they are logged at debug level, unless they fail."""
+seconds) would drown the interesting lines: they are logged at debug level, unless they fail. So is a Stripe
+delivery that was stored: its own line ('stripe event received') carries the request id and says what it was."""
 
 log = logging.getLogger('agenthost.http')
 

@@ -4,6 +4,7 @@ import os
 
 os.environ['AGENTHOST_ENV_FILE'] = ''  # a developer's .env must not change what the tests see
 
+import peewee
 import pytest
 from nicegui import app as nicegui_app
 
@@ -36,10 +37,27 @@ def isolated_environment(tmp_path, monkeypatch) -> Settings:
     models.open_database(settings.resolved_database_url)
     models.migrate()
     if POSTGRES_URL:
-        tables = ', '.join(f'"{model._meta.table_name}"' for model in models.ALL_MODELS)
-        models.db.execute_sql(f'TRUNCATE TABLE {tables} RESTART IDENTITY CASCADE')
+        empty_every_table()
     login_limits.reset()
     return settings
+
+
+def empty_every_table() -> None:
+    """TRUNCATE waits for every transaction on the tables. A page of the previous test may still be re-reading on a
+    worker thread, its transaction begun on the database handle this fixture just replaced and its next statement
+    waiting behind the TRUNCATE on a new one: nothing would ever move. So the TRUNCATE waits a few seconds at most,
+    then ends such leftovers (idle inside a transaction of this database) and tries again."""
+    tables = ', '.join(f'"{model._meta.table_name}"' for model in models.ALL_MODELS)
+    for _ in range(3):
+        try:
+            with models.db.atomic():
+                models.db.execute_sql("SET LOCAL lock_timeout = '3s'")
+                models.db.execute_sql(f'TRUNCATE TABLE {tables} RESTART IDENTITY CASCADE')
+            return
+        except peewee.OperationalError:
+            models.db.execute_sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = "
+                                  "current_database() AND state = 'idle in transaction' AND pid <> pg_backend_pid()")
+    raise RuntimeError('a connection of an earlier test keeps the tables locked')
 
 
 @pytest.fixture(autouse=True)

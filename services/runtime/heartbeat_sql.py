@@ -72,6 +72,8 @@ def agents_by_id(agent_ids: Sequence[int]) -> list[tuple]:
 def locked_boots(pairs: set[tuple[int, str]]) -> list[tuple]:
     """(id, agent id, boot id, last seq, *counters) of these boots, locked on PostgreSQL so two heartbeats of one
     boot count once (SQLite's writer lock does); in id order, so two batches lock in the same order."""
+    if not pairs:
+        return []
     agent_ids, boot_ids = sorted({agent for agent, _ in pairs}), sorted({boot for _, boot in pairs})
     rows = _rows(f'SELECT {BOOT_COLUMNS} FROM {BOOT} '
                  f'WHERE {_name(RuntimeBoot.agent)} IN ({_placeholders(len(agent_ids))}) '

@@ -69,8 +69,8 @@ def test_after_a_lost_connection_the_listener_comes_back_and_announces_what_chan
     admin = psycopg2.connect(shared_database)
     admin.autocommit = True
     with admin.cursor() as cursor:  # what a network cut or a PostgreSQL restart does to the listening connection
-        cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                       "WHERE application_name = 'agenthost-events' AND pid <> pg_backend_pid()")
+        cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = "
+                       "'agenthost-events' AND datname = current_database() AND pid <> pg_backend_pid()")
     admin.close()
     wait_for(lambda: heard.has('agent_changed', [agent.owner_id, agent.id]), 'the catch-up after reconnecting')
     wait_for(listener.connected.is_set, 'the listener to be connected again')

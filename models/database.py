@@ -1,4 +1,5 @@
 """The one database handle, its connection settings per backend, and the migration runner."""
+import os
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -46,11 +47,17 @@ class BaseModel(peewee.Model):
 
 
 def open_database(url: str) -> peewee.Database:
-    """Connect the proxy to `url`; SQLite's folder is created so a fresh checkout starts with no manual step."""
+    """Connect the proxy to `url`; SQLite's folder is created so a fresh checkout starts with no manual step.
+
+    PostgreSQL: the libpq inside psycopg2-binary tries GSSAPI encryption first, and its Kerberos library can crash
+    the process when threads connect at the same moment (seen: a segmentation fault in `connect` on a worker thread).
+    So GSS encryption is off unless the operator asks for it (`PGGSSENCMODE`, or `gssencmode` in DATABASE_URL); every
+    connection of the process, the event listener's included, reads it."""
     if url.startswith('sqlite:///'):
         Path(url.removeprefix('sqlite:///')).parent.mkdir(parents=True, exist_ok=True)
         database = connect(url, pragmas=SQLITE_PRAGMAS, timeout=5)
     else:
+        os.environ.setdefault('PGGSSENCMODE', 'disable')
         database = connect(url)
     db.initialize(database)
     return database

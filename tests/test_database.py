@@ -1,3 +1,4 @@
+import os
 import threading
 from pathlib import Path
 
@@ -55,3 +56,17 @@ def test_transactions_are_opened_only_through_the_models_helpers():
     offenders = [str(path.relative_to(root)) for path in [*sources, root / 'main.py']
                  if '.atomic(' in path.read_text() and path != root / 'models' / 'database.py']
     assert offenders == []
+
+
+@pytest.mark.parametrize(('operator_set', 'expected'), [(None, 'disable'), ('prefer', 'prefer')])
+def test_postgresql_connects_without_gssapi_encryption_unless_the_operator_asks(monkeypatch, isolated_environment,
+                                                                                 operator_set, expected):
+    if operator_set is None:
+        monkeypatch.delenv('PGGSSENCMODE', raising=False)
+    else:
+        monkeypatch.setenv('PGGSSENCMODE', operator_set)
+    try:
+        models.open_database('postgresql://postgres@127.0.0.1:5432/never-connected')  # peewee connects lazily
+        assert os.environ["PGGSSENCMODE"] == expected
+    finally:
+        models.open_database(isolated_environment.resolved_database_url)

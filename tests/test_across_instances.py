@@ -2,8 +2,7 @@
 itself, and after a lost connection the listener connects again and announces what changed meanwhile. Real
 PostgreSQL, on a database of the test's own (both suites)."""
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import psycopg2
 import pytest
@@ -11,6 +10,7 @@ import pytest
 from services.platform import across_instances, events
 from tests.factories import make_agent, make_user
 from tests.postgres_support import shared_database  # noqa: F401
+from tests.waiting import wait_until
 
 
 class Heard:
@@ -25,13 +25,6 @@ class Heard:
     def has(self, name: str, args: list) -> bool:
         with self.lock:
             return (name, args) in self.events
-
-
-def wait_for(condition: Callable[[], bool], what: str, timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f'waited {timeout:.0f} s for {what}'
-        time.sleep(0.02)  # bounded by the deadline
 
 
 @pytest.fixture
@@ -56,9 +49,9 @@ def two_relays(shared_database: str) -> Iterator[tuple[across_instances.Relay, a
 def test_an_event_published_on_one_instance_is_heard_on_the_other_and_not_echoed(two_relays, heard: Heard):
     sender, listener = two_relays
     sender.send('agent_changed', (7, 42))
-    wait_for(lambda: heard.has('agent_changed', [7, 42]), 'the other instance to hear it')
+    wait_until(lambda: heard.has('agent_changed', [7, 42]), 'the other instance to hear it')
     listener.send('job_ready', (9,))  # committed after the first, so the sender has seen its own copy before this
-    wait_for(lambda: heard.has('job_ready', [9]), 'the sender to hear the answer')
+    wait_until(lambda: heard.has('job_ready', [9]), 'the sender to hear the answer')
     assert heard.events.count(('agent_changed', [7, 42])) == 1
 
 
@@ -72,8 +65,8 @@ def test_after_a_lost_connection_the_listener_comes_back_and_announces_what_chan
         cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = "
                        "'agenthost-events' AND datname = current_database() AND pid <> pg_backend_pid()")
     admin.close()
-    wait_for(lambda: heard.has('agent_changed', [agent.owner_id, agent.id]), 'the catch-up after reconnecting')
-    wait_for(listener.connected.is_set, 'the listener to be connected again')
-    wait_for(sender.connected.is_set, 'the sender to be connected again')
+    wait_until(lambda: heard.has('agent_changed', [agent.owner_id, agent.id]), 'the catch-up after reconnecting')
+    wait_until(listener.connected.is_set, 'the listener to be connected again')
+    wait_until(sender.connected.is_set, 'the sender to be connected again')
     sender.send('job_ready', (5,))
-    wait_for(lambda: heard.has('job_ready', [5]), 'events to flow again')
+    wait_until(lambda: heard.has('job_ready', [5]), 'events to flow again')

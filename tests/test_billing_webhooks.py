@@ -16,6 +16,7 @@ from services.billing.stripe_api import StripeCallError
 from tests.factories import make_agent, make_user
 from tests.provisioning_support import eventually, github, job_of, reload  # noqa: F401
 from tests.stripe_double import StripeDouble, deliver, stripe_double, wait_until_processed  # noqa: F401
+from tests.waiting import wait_until
 
 
 def paid_checkout(double: StripeDouble, user, plan: str = 'pro') -> list[dict]:
@@ -338,13 +339,6 @@ class ObservedLock:
         self.lock.release()
 
 
-def wait_for(predicate, what: str, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f'waited {timeout:.0f} s for {what}'
-        time.sleep(0.01)
-
-
 def test_two_processings_about_one_subscription_never_let_the_older_read_win(stripe_double, monkeypatch):
     created, _, _ = paid_checkout(stripe_double, make_user())
     subscription_id = created['data']['object']['id']
@@ -361,7 +355,7 @@ def test_two_processings_about_one_subscription_never_let_the_older_read_win(str
         second = stripe_double.set_subscription_status(subscription_id, 'canceled')
         stripe_webhooks.receive(**signed(stripe_double, second))
         newer = pool.submit(stripe_webhooks.process, second['id'])
-        wait_for(lambda: newer.done() or locks[subscription_id].waiting.is_set(),
+        wait_until(lambda: newer.done() or locks[subscription_id].waiting.is_set(),
                  'the second re-read to finish or to wait for the first')
         slow_read.release()
         assert (older.result(timeout=10), newer.result(timeout=10)) == ('processed', 'processed')

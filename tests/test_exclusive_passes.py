@@ -9,6 +9,7 @@ from models import Agent, utcnow
 from services.provisioning import healing
 from tests.factories import make_agent, make_user
 from tests.postgres_support import shared_database  # noqa: F401
+from tests.waiting import wait_until
 
 
 def another_instance_holds(url: str, name: str):
@@ -20,6 +21,26 @@ def another_instance_holds(url: str, name: str):
     return connection
 
 
+def let_go(connection) -> None:
+    """Closes 'the other instance' as one that dies would: its backend lets go of the lock a moment after the
+    socket closes, so this waits until the server no longer lists the lock."""
+    pid = connection.get_backend_pid()
+    url = connection.dsn
+    connection.close()
+    observer = psycopg2.connect(url)
+    observer.autocommit = True  # a transaction would keep showing the same snapshot of the locks
+    try:
+        with observer.cursor() as cursor:
+            wait_until(lambda: holds_no_advisory_lock(cursor, pid), f'backend {pid} to let go of its lock')
+    finally:
+        observer.close()
+
+
+def holds_no_advisory_lock(cursor, pid: int) -> bool:
+    cursor.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = %s", (pid,))
+    return cursor.fetchone()[0] == 0
+
+
 def test_a_pass_another_instance_is_running_is_skipped_here_and_runs_once_it_let_go(shared_database: str):
     agent = make_agent(make_user('silent@example.com'), status='running')
     Agent.update(updated_at=utcnow() - timedelta(hours=1)).where(Agent.id == agent.id).execute()
@@ -28,7 +49,7 @@ def test_a_pass_another_instance_is_running_is_skipped_here_and_runs_once_it_let
         assert healing.mark_unreachable_agents(utcnow() - timedelta(days=1)) == []
         assert Agent.get_by_id(agent.id).health == 'unknown'
     finally:
-        other.close()  # an instance that dies lets go the same way: the lock ends with its connection
+        let_go(other)
     assert healing.mark_unreachable_agents(utcnow() - timedelta(days=1)) == [agent.id]
 
 

@@ -12,8 +12,7 @@ import socket
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -25,15 +24,7 @@ from services.provisioning.local_runtimes import RuntimeStartError, Supervisor
 from tests.factories import make_agent, make_entitled_user, make_token
 from tests.live_server import app_process
 from tests.runtime_control_double import RUNTIME_TOKEN, RuntimeControlDouble, control  # noqa: F401
-
-
-def wait_until(condition: Callable[[], object], what: str, timeout: float = 30) -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if result := condition():
-            return result
-        time.sleep(0.05)  # bounded by the deadline
-    pytest.fail(f'waited {timeout:.0f} s for {what}', pytrace=False)
+from tests.waiting import wait_until
 
 
 def answers_healthz(url: str) -> bool:

@@ -4,8 +4,7 @@
 One runtime serves this module's tests; each test publishes the config it needs and waits until it is applied.
 """
 import json
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -21,20 +20,12 @@ from tests.runtime_control_double import (
     agent_config,
     runtime_process,
 )
+from tests.waiting import wait_until
 
 KEY = 'ah_customer-key-one'
 OTHER_KEY = 'ah_customer-key-two'
 PROVIDER_KEY = 'provider-secret-key'
 PROVIDER_TIMEOUT = '3'
-
-
-def wait_until(condition: Callable[[], object], timeout: float = 15, what: str = 'the condition') -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if result := condition():
-            return result
-        time.sleep(0.02)  # bounded by the deadline
-    raise AssertionError(f'{what} did not hold within {timeout} s')
 
 
 @pytest.fixture(scope='module')

@@ -9,7 +9,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import pytest
 import yaml
 
 from tests.hetzner_double import CONTROL_URL, AgentHostDouble, HetznerDouble, RuntimeDouble, Timeline
+from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / 'deploy' / 'github'
@@ -135,13 +135,6 @@ def world(tmp_path):
     yield World(env, timeline, hetzner, agenthost, runtime, tmp_path / 'agenthost-created-server')
     for double in (hetzner, agenthost, runtime):
         double.stop()
-
-
-def eventually(condition, seconds: float = 20) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, 'the condition never came true'
-        time.sleep(0.01)
 
 
 def start_script(user_data: dict) -> str:
@@ -348,7 +341,7 @@ def test_cleanup_after_a_cancelled_run_deletes_only_the_server_that_run_created(
                            env={**world.env, 'READY_SECONDS': '60'}, stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL)
     try:
-        eventually(lambda: world.record.exists() and world.hetzner.created())
+        wait_until(lambda: world.record.exists() and world.hetzner.created())
     finally:
         run.kill()  # what a cancelled run's step gets
         run.wait()

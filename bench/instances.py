@@ -14,13 +14,12 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
-import httpx
-
 from tests.postgres_support import administer
 from tests.stripe_double import StripeDouble
 
 from . import callback_browser, webhook_ingest
-from .measure import closed_loop, median, post_resending_once, run_alone
+from .lean_client import LeanClient
+from .measure import closed_loop, median, run_alone
 from .servers import AppServer, app_server
 from .world import World, prepare_accounts, running_doubles
 
@@ -49,16 +48,20 @@ def fleet(count: int) -> Iterator[tuple[World, list[AppServer]]]:
 
 async def ingest(urls: list[str], double: StripeDouble, subscription: dict, resent: list[int]) -> float:
     """Deliveries per second, spread round robin over `urls`."""
-    deliveries = webhook_ingest.signed_events(double, subscription, DELIVERIES)
-    async with httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=100)) as client:
-        async def send(number: int) -> None:
-            payload, headers = deliveries[number]
-            url = urls[number % len(urls)]
-            answer = await post_resending_once(client, f'{url}/api/webhooks/stripe', resent, content=payload,
-                                               headers=headers)
-            answer.raise_for_status()
+    clients = [LeanClient(url) for url in urls]
+    requests = [clients[number % len(clients)].request('/api/webhooks/stripe', payload, headers)
+                for number, (payload, headers) in enumerate(webhook_ingest.signed_events(double, subscription,
+                                                                                         DELIVERIES))]
 
-        rate, _ = await closed_loop(send, total=len(deliveries), concurrency=CONCURRENCY)
+    async def send(number: int) -> None:
+        await clients[number % len(clients)].send_expecting_ok(requests[number])
+
+    try:
+        rate, _ = await closed_loop(send, total=len(requests), concurrency=CONCURRENCY)
+    finally:
+        for client in clients:
+            resent.extend([1] * client.resent)
+            await client.close()
     return rate
 
 

@@ -2,10 +2,9 @@
 import asyncio
 import json
 
-import httpx
-
 from tests.stripe_double import PRICES, StripeDouble
 
+from .lean_client import LeanClient
 from .measure import closed_loop, median, open_loop, percentile
 
 CONCURRENCY = (1, 10, 50)
@@ -25,23 +24,26 @@ def signed_events(double: StripeDouble, subscription: dict, count: int) -> list[
 
 async def measure(url: str, double: StripeDouble, subscription: dict) -> dict:
     """Throughput per concurrency level (best level counts) and latency at a steady 200 events/s."""
-    async with httpx.AsyncClient(base_url=url, timeout=30, limits=httpx.Limits(max_connections=100)) as client:
-        async def sender(deliveries):
-            async def send(number: int) -> None:
-                payload, headers = deliveries[number]
-                response = await client.post('/api/webhooks/stripe', content=payload, headers=headers)
-                response.raise_for_status()
-            return send
+    client = LeanClient(url)
 
+    def sender(deliveries: list[tuple[bytes, dict]]):
+        requests = [client.request('/api/webhooks/stripe', payload, headers) for payload, headers in deliveries]
+
+        async def send(number: int) -> None:
+            await client.send_expecting_ok(requests[number])
+        return send
+
+    try:
         levels = {}
         for concurrency in CONCURRENCY:
             deliveries = signed_events(double, subscription, EVENTS_PER_LEVEL)
-            rate, latencies = await closed_loop(await sender(deliveries), total=len(deliveries),
-                                                concurrency=concurrency)
+            rate, latencies = await closed_loop(sender(deliveries), total=len(deliveries), concurrency=concurrency)
             levels[concurrency] = {'events_per_s': rate, 'p50_ms': percentile(latencies, 50) * 1000,
                                    'p99_ms': percentile(latencies, 99) * 1000}
         deliveries = signed_events(double, subscription, RATE * RATE_SECONDS)
-        steady = await open_loop(await sender(deliveries), rate=RATE, seconds=RATE_SECONDS)
+        steady = await open_loop(sender(deliveries), rate=RATE, seconds=RATE_SECONDS)
+    finally:
+        await client.close()
     best = max(levels.values(), key=lambda level: level['events_per_s'])
     return {'levels': levels, 'events_per_s': best['events_per_s'], 'p50_ms': percentile(steady, 50) * 1000,
             'p99_ms': percentile(steady, 99) * 1000}

@@ -8,12 +8,14 @@ Callers verify the signature first: nothing unverified is stored.
 """
 import json
 import traceback
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TypeVar
 
-from models import EventStatus, WebhookDelivery, WebhookEvent, utcnow, write_transaction
+from models import EventStatus, WebhookDelivery, WebhookEvent, raw_sql, utcnow, write_transaction
+from models.raw_sql import quoted
 
 from . import metrics
 from .errors import DomainError
@@ -71,26 +73,59 @@ def store(*, source: str, event_id: str, type: str, payload: str, headers: dict[
 
 
 def store_all(arrivals: list[Arrival]) -> list[Stored]:
-    """Store verified events, each once by its id, and log every delivery, all in one write transaction."""
+    """Store verified events, each once by its id, and log every delivery, all in one write transaction.
+
+    Stripe's deliveries come here all the time, so it is two statements whatever the batch's size: the events
+    inserted (the database answers which were new) and the delivery log; the first of two deliveries of one new event
+    in a batch is the accepted one."""
     if not arrivals:
         return []
+    now = utcnow()
     with write_transaction():
-        stored = [_store_one(arrival) for arrival in arrivals]
-    for each in stored:
-        metrics.webhook_deliveries.labels(source=each.source, result=each.result).inc()
+        new = _insert_new_events(arrivals, now)
+        stored = [_stored(arrival, new) for arrival in arrivals]
+        _log_deliveries(arrivals, stored, now)
+    for (source, result), count in Counter((each.source, each.result) for each in stored).items():
+        metrics.webhook_deliveries.labels(source=source, result=result).inc(count)
     return stored
 
 
-def _store_one(arrival: Arrival) -> Stored:
-    inserted = (WebhookEvent.insert(source=arrival.source, event_id=arrival.event_id, type=arrival.type,
-                                    object_key=arrival.object_key, payload=arrival.payload)
-                .on_conflict_ignore().as_rowcount().execute())
-    result = ACCEPTED if inserted else (
-        RETRIED if arrival.redelivery_retries and status_of(arrival.source, arrival.event_id) == EventStatus.FAILED
-        else DUPLICATE)
-    WebhookDelivery.create(source=arrival.source, event_id=arrival.event_id, headers=json.dumps(arrival.headers),
-                           result=result)
+EVENT_COLUMNS = (WebhookEvent.source, WebhookEvent.event_id, WebhookEvent.type, WebhookEvent.object_key,
+                 WebhookEvent.payload, WebhookEvent.status, WebhookEvent.attempts, WebhookEvent.last_error,
+                 WebhookEvent.traceback, WebhookEvent.received_at)
+DELIVERY_COLUMNS = (WebhookDelivery.source, WebhookDelivery.event_id, WebhookDelivery.headers,
+                    WebhookDelivery.result, WebhookDelivery.received_at)
+
+
+def _insert_new_events(arrivals: list[Arrival], now: datetime) -> set[tuple[str, str]]:
+    """(source, event id) of the events that were not stored yet, now stored."""
+    row = f'({", ".join("?" * len(EVENT_COLUMNS))})'
+    inserted = raw_sql.fetch(
+        f'INSERT INTO {quoted(WebhookEvent)} ({", ".join(quoted(column) for column in EVENT_COLUMNS)}) '
+        f'VALUES {", ".join([row] * len(arrivals))} ON CONFLICT DO NOTHING '
+        f'RETURNING {quoted(WebhookEvent.source)}, {quoted(WebhookEvent.event_id)}',
+        [value for arrival in arrivals for value in (arrival.source, arrival.event_id, arrival.type, arrival.object_key,
+                                                     arrival.payload, str(EventStatus.PENDING), 0, '', '', now)])
+    return {(source, event_id) for source, event_id in inserted}
+
+
+def _stored(arrival: Arrival, new: set[tuple[str, str]]) -> Stored:
+    key = (arrival.source, arrival.event_id)
+    if key in new:
+        new.discard(key)  # a second delivery of it in the same batch is a duplicate
+        result = ACCEPTED
+    elif arrival.redelivery_retries and status_of(arrival.source, arrival.event_id) == EventStatus.FAILED:
+        result = RETRIED
+    else:
+        result = DUPLICATE
     return Stored(source=arrival.source, event_id=arrival.event_id, result=result)
+
+
+def _log_deliveries(arrivals: list[Arrival], stored: list[Stored], now: datetime) -> None:
+    raw_sql.batch(f'INSERT INTO {quoted(WebhookDelivery)} ({", ".join(quoted(column) for column in DELIVERY_COLUMNS)}) '
+                  f'VALUES ({", ".join("?" * len(DELIVERY_COLUMNS))})',
+                  [(arrival.source, arrival.event_id, json.dumps(arrival.headers), each.result, now)
+                   for arrival, each in zip(arrivals, stored, strict=True)])
 
 
 def status_of(source: str, event_id: str) -> str | None:

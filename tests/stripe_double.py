@@ -2,10 +2,11 @@
 
 It is as strict as Stripe where AgentHost could go wrong: request bodies must be form-encoded (a JSON body gets
 Stripe's 400), failures carry `Stripe-Should-Retry` as Stripe's do (so the SDK's own retries run), subscription
-lists honour their filters, and each plan's price id has its own price object and amount. It serves Stripe's
-object shapes after API 2025-03-31 (see ../shared/stripe-fixtures) and Stripe's error JSON. Tests drive what
-happens on Stripe's side with `complete_checkout`, `set_subscription_status` and friends, then deliver the
-resulting events with `deliver`. An exception inside the double fails the test that caused it.
+lists honour their filters, and each plan's price id has its own price object and amount. It serves Stripe's object
+shapes after API 2025-03-31 (an invoice names its subscription under `parent.subscription_details`) and Stripe's
+error JSON. Tests drive what happens on Stripe's side with `complete_checkout`, `set_subscription_status` and
+friends, then deliver the resulting events with `deliver`. An exception inside the double fails the test that caused
+it.
 """
 import asyncio
 import contextlib

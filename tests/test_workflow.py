@@ -1,4 +1,5 @@
-"""The shipped workflow templates (`deploy/github/`): they lint, carry the spec's inputs, and their scripts work.
+"""The shipped workflow templates (`deploy/github/`): they lint, take the inputs AgentHost dispatches, and their
+scripts work.
 
 `hetzner.py` runs here against doubles of the three parties it talks to (tests/hetzner_double.py): Hetzner Cloud's
 API, AgentHost (every signature checked with the app's own verifier; bootstrap mints a runtime token) and the
@@ -154,7 +155,7 @@ def test_provision_creates_a_server_whose_cloud_init_carries_the_bootstrapped_to
     [runtime_env] = [f for f in user_data['write_files'] if f['path'] == '/etc/agenthost/runtime.env']
     assert runtime_env['permissions'] == '0600' and runtime_env['content'].splitlines() == [
         f'AGENTHOST_URL={CONTROL_URL}', f'AGENTHOST_RUNTIME_TOKEN={world.agenthost.tokens[0]}', 'HOST=0.0.0.0',
-        'PORT=8080']
+        'PORT=8080', 'FORWARDED_ALLOW_IPS=*']
     script = start_script(user_data)
     assert RUNTIME_RUN + 'ghcr.io/acme/agent:1\n' in script
     caddy = next(line for line in script.splitlines() if line.startswith('docker run') and line.endswith(' caddy:2'))

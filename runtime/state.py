@@ -1,9 +1,9 @@
 """What the runtime serves with right now: one immutable Active (config and its provider), replaced by reference."""
 import asyncio
 import logging
+import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 from .config import AgentConfig
 from .providers import PROVIDER_TIMEOUT_SECONDS, Provider, provider_for
@@ -25,7 +25,8 @@ class Usage:
     requests: int = 0
     input_tokens: int = 0
     output_tokens: int = 0
-    keys_used: dict[str, str] = field(default_factory=dict)
+    keys_used: dict[str, float] = field(default_factory=dict)
+    """{key id: unix time of its last use}, as heartbeats report it."""
 
     def add(self, input_tokens: int, output_tokens: int) -> None:
         self.requests += 1
@@ -33,7 +34,7 @@ class Usage:
         self.output_tokens += output_tokens
 
     def key_used(self, key_id: int) -> None:
-        self.keys_used[str(key_id)] = datetime.now(UTC).isoformat()
+        self.keys_used[str(key_id)] = time.time()
 
 
 @dataclass

@@ -6,6 +6,7 @@ import re
 import signal
 import time
 from collections.abc import Callable
+from datetime import datetime
 
 import openai
 import pytest
@@ -15,7 +16,8 @@ from models import User as Account
 from services.runtime import api_keys
 from tests.factories import make_agent
 from tests.model_provider_double import ModelProviderDouble, provider  # noqa: F401
-from tests.test_local_provisioner import api, deployed, events_of, local_app, owner, wait_until  # noqa: F401
+from tests.test_local_provisioner import api, deployed, events_of, local_app, owner  # noqa: F401
+from tests.waiting import wait_until
 
 
 @pytest.fixture(autouse=True)
@@ -73,6 +75,20 @@ def test_a_local_agent_heartbeats_its_health_and_usage(local_app: str, owner: Ac
         seen = wait_until(lambda: (body := client.get(f'/api/agents/{agent.id}').json())['usage']['requests'] == 1
                           and body, 'the request counted from a heartbeat')
     assert seen['health'] == 'healthy' and seen['last_heartbeat_at'] and seen['endpoint_url'] == endpoint
+
+
+def test_a_keys_last_use_reaches_its_owner_through_the_heartbeats(local_app: str, owner: Account):
+    agent = make_agent(owner, model='gpt-4.1')
+    endpoint = deployed(local_app, owner, agent)
+    key = api_keys.create_key(agent.id, 'tests')
+    wait_until(applied(agent.id), 'the runtime to apply the config with the new key')
+    before = time.time()
+    ask(endpoint, key.key, 'Note my key.')
+    with api(local_app, owner) as client:
+        [listed] = wait_until(lambda: [listed for listed in client.get(f'/api/agents/{agent.id}/keys').json()['keys']
+                                       if listed['last_used_at']], "the key's last use from a heartbeat")
+    assert listed['id'] == key.id
+    assert datetime.fromisoformat(listed['last_used_at']).timestamp() >= before - 1
 
 
 def test_chat_from_agenthost_answers_through_the_agents_own_endpoint(local_app: str, owner: Account,

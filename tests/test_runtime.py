@@ -93,8 +93,11 @@ def streamed(runtime: RuntimeProcess, text: str, **options) -> list:
                                                    stream=True, **options))
 
 
-def post_chat(runtime: RuntimeProcess, body: bytes | dict, key: str | None = KEY) -> httpx.Response:
+def post_chat(runtime: RuntimeProcess, body: bytes | dict, key: str | None = KEY,
+              forwarded_for: str | None = None) -> httpx.Response:
     headers = {'Authorization': f'Bearer {key}'} if key else {}
+    if forwarded_for:
+        headers['X-Forwarded-For'] = forwarded_for
     if isinstance(body, dict):
         return httpx.post(f'{runtime.url}/v1/chat/completions', json=body, headers=headers, timeout=30)
     return httpx.post(f'{runtime.url}/v1/chat/completions', content=body, headers=headers, timeout=30)
@@ -312,6 +315,17 @@ def test_repeated_key_failures_from_one_address_get_429_with_retry_after(provide
         assert [answer.status_code for answer in answers] == [401] * 10 + [429]
         assert int(answers[-1].headers['Retry-After']) > 0
         assert answers[-1].json()['error']['type'] == 'rate_limit_error'
+
+
+def test_behind_the_servers_proxy_one_callers_failures_lock_out_only_that_caller(provider, tmp_path):
+    """On a server Caddy reaches the runtime through Docker's bridge, so the server's runtime.env trusts the
+    forwarded address (FORWARDED_ALLOW_IPS=*); without it every caller would share the bridge's address."""
+    with own_runtime(tmp_path, env={'FORWARDED_ALLOW_IPS': '*'}) as (control, runtime):
+        configure(control, runtime, provider_url=provider.openai_url, keys={1: KEY})
+        chat = {'messages': [{'role': 'user', 'content': 'hi'}]}
+        guesses = [post_chat(runtime, chat, key='ah_guess', forwarded_for='203.0.113.5') for _ in range(11)]
+        assert guesses[-1].status_code == 429
+        assert post_chat(runtime, chat, forwarded_for='198.51.100.7').status_code == 200
 
 
 def test_not_ready_until_the_first_config_arrives(provider, tmp_path):

@@ -142,7 +142,10 @@ def cloud_init(image: str, control_url: str, token: str, *, host: str = '', ssh:
     """The server's whole setup, done once at first boot; Docker's restart policy brings both containers back after
     a crash or a reboot. The token is only in the root-only env file. Without `host` the server names itself
     after its public IPv4 (sslip.io), which only it knows for sure."""
-    runtime_env = [f'AGENTHOST_URL={control_url}', f'AGENTHOST_RUNTIME_TOKEN={token}', 'HOST=0.0.0.0', 'PORT=8080']
+    # Caddy reaches the runtime through Docker's bridge, and only it can (the port is published on loopback): the
+    # runtime takes the caller's address from Caddy's X-Forwarded-For, so failed keys lock out only their caller.
+    runtime_env = [f'AGENTHOST_URL={control_url}', f'AGENTHOST_RUNTIME_TOKEN={token}', 'HOST=0.0.0.0', 'PORT=8080',
+                   'FORWARDED_ALLOW_IPS=*']
     firewall = [['ufw', 'default', 'deny', 'incoming'], ['ufw', 'default', 'allow', 'outgoing'],
                 ['ufw', 'allow', '80/tcp'], ['ufw', 'allow', '443/tcp']]
     firewall += [['ufw', 'allow', '22/tcp']] if ssh else []

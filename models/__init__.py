@@ -23,14 +23,17 @@ from .statuses import (
     EDITABLE_STATUSES,
     EVENT_STATUSES,
     FINISHED_JOB_STATUSES,
+    GOOD_STANDING_STATUSES,
     JOB_KINDS,
     JOB_STATUSES,
+    LIVE_SUBSCRIPTION_STATUSES,
     OPEN_JOB_STATUSES,
     AgentHealth,
     AgentStatus,
     EventStatus,
     JobKind,
     JobStatus,
+    SubscriptionStatus,
 )
 from .user import ApiToken, User
 from .webhooks import WebhookDelivery, WebhookEvent
@@ -40,10 +43,11 @@ ALL_MODELS = [User, ApiToken, Agent, StripeCustomer, Subscription, CompGrant, En
     AgentLogLine]
 
 __all__ = [
-    'AGENT_STATUSES', 'ALL_MODELS', 'COUNTED_STATUSES', 'EDITABLE_STATUSES', 'EVENT_STATUSES',
-    'FINISHED_JOB_STATUSES', 'JOB_KINDS', 'JOB_STATUSES', 'MAX_ID', 'OPEN_JOB_STATUSES', 'Agent', 'AgentApiKey',
-    'AgentHealth', 'AgentLogLine', 'AgentRevision', 'AgentStatus', 'AgentUsage', 'ApiToken', 'BaseModel', 'CompGrant',
-    'EntitlementLoss', 'EventStatus', 'JobEvent', 'JobKind', 'JobStatus', 'ProvisioningJob', 'RuntimeBoot',
-    'RuntimeToken', 'StripeCustomer', 'Subscription', 'User', 'WebhookDelivery', 'WebhookEvent', 'db', 'exclusive_pass',
-    'is_sqlite', 'migrate', 'open_database', 'parse_id', 'read_transaction', 'utcnow', 'valid_id', 'write_transaction',
+    'AGENT_STATUSES', 'ALL_MODELS', 'COUNTED_STATUSES', 'EDITABLE_STATUSES', 'EVENT_STATUSES', 'FINISHED_JOB_STATUSES',
+    'GOOD_STANDING_STATUSES', 'JOB_KINDS', 'JOB_STATUSES', 'LIVE_SUBSCRIPTION_STATUSES', 'MAX_ID', 'OPEN_JOB_STATUSES',
+    'Agent', 'AgentApiKey', 'AgentHealth', 'AgentLogLine', 'AgentRevision', 'AgentStatus', 'AgentUsage', 'ApiToken',
+    'BaseModel', 'CompGrant', 'EntitlementLoss', 'EventStatus', 'JobEvent', 'JobKind', 'JobStatus', 'ProvisioningJob',
+    'RuntimeBoot', 'RuntimeToken', 'StripeCustomer', 'Subscription', 'SubscriptionStatus', 'User', 'WebhookDelivery',
+    'WebhookEvent', 'db', 'exclusive_pass', 'is_sqlite', 'migrate', 'open_database', 'parse_id', 'read_transaction',
+    'utcnow', 'valid_id', 'write_transaction',
 ]

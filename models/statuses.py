@@ -39,6 +39,21 @@ class EventStatus(StrEnum):
     IGNORED = 'ignored'
 
 
+class SubscriptionStatus(StrEnum):
+    """A subscription's status as Stripe names it (stored as Stripe sends it), plus the app's own `comp`."""
+    INCOMPLETE = 'incomplete'
+    INCOMPLETE_EXPIRED = 'incomplete_expired'
+    TRIALING = 'trialing'
+    ACTIVE = 'active'
+    PAST_DUE = 'past_due'
+    CANCELED = 'canceled'
+    UNPAID = 'unpaid'
+    PAUSED = 'paused'
+    COMP = 'comp'
+    """Never from Stripe nor in the subscriptions table: an entitlement (and `GET /api/billing`) reports a
+    complimentary grant with it."""
+
+
 class AgentHealth(StrEnum):
     """What the heartbeats say about a running agent."""
     UNKNOWN = 'unknown'
@@ -57,3 +72,7 @@ OPEN_JOB_STATUSES = (JobStatus.QUEUED, JobStatus.DISPATCHING, JobStatus.DISPATCH
 FINISHED_JOB_STATUSES = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
 JOB_KINDS = tuple(JobKind)
 EVENT_STATUSES = tuple(EventStatus)
+GOOD_STANDING_STATUSES = (SubscriptionStatus.ACTIVE, SubscriptionStatus.TRIALING)
+"""Subscriptions in these states entitle without condition; past_due does only within the grace."""
+LIVE_SUBSCRIPTION_STATUSES = (*GOOD_STANDING_STATUSES, SubscriptionStatus.PAST_DUE)
+"""Stripe still charges for subscriptions in these states: a second one next to them would bill twice."""

@@ -4,7 +4,7 @@ from datetime import datetime
 
 from nicegui import run, ui
 
-from models import User
+from models import SubscriptionStatus, User
 from services.accounts import accounts
 from services.billing import billing, plans
 from services.platform.errors import DomainError
@@ -33,7 +33,7 @@ def day(moment) -> str:
 
 def standing(summary: dict) -> str:
     """The plan's status and its next date, as a person says it."""
-    if summary['status'] == 'comp':
+    if summary['status'] == SubscriptionStatus.COMP:
         return f'complimentary until {day(summary["period_end"])}' if summary['period_end'] else \
             'complimentary, no end date'
     ending = 'ends' if summary['cancel_at_period_end'] else 'renews'
@@ -63,7 +63,7 @@ async def go_to_stripe(action, error_label: ui.label, **kwargs) -> None:
 def billing_section(user: User, current: Billing) -> None:
     summary = current.summary
     with card('Plan'):
-        if not plans.billing_is_configured() and summary['status'] != 'comp':
+        if not plans.billing_is_configured() and summary['status'] != SubscriptionStatus.COMP:
             ui.label('Billing is not set up on this installation yet; the operator must connect Stripe.') \
                 .mark('plan-status')
             return
@@ -73,7 +73,7 @@ def billing_section(user: User, current: Billing) -> None:
                      f'{summary["agents_allowed"]} agents in use').mark('plan-status')
         else:
             ui.label('No active subscription. Choose a plan to deploy agents.').mark('plan-status')
-        if summary['status'] == 'past_due':
+        if summary['status'] == SubscriptionStatus.PAST_DUE:
             ui.label(f'Your last payment failed. Update your payment method in "Manage billing" before '
                      f'{day(current.grace_ends)}, or your agents will be stopped.').classes('text-warning') \
                 .mark('past-due')

@@ -258,6 +258,17 @@ async def test_a_heartbeat_records_when_each_key_was_last_used(user: User, runni
     assert listed.last_used_at is not None and listed.last_used_at.year == 2026
 
 
+async def test_key_ids_no_row_can_have_are_skipped_and_the_heartbeat_still_answered(user: User, running_agent):
+    """'²' passes `str.isdigit()` yet `int()` refuses it; a 20-digit id overflows PostgreSQL's bigint."""
+    agent, _, token = running_agent
+    named, unnamed = api_keys.create_key(agent.id, 'named'), api_keys.create_key(agent.id, 'unnamed')
+    body = {'boot_id': 'b', 'seq': 1, 'revision': 3, 'status': 'ok', 'usage': {},
+            'api_keys_used': {'²': 1_780_000_000, '99999999999999999999': 1_780_000_000, str(named.id): 1_780_000_000}}
+    assert (await user.http_client.post('/api/runtime/heartbeat', json=body, headers=bearer(token))).status_code == 200
+    last_used = {key.id: key.last_used_at for key in api_keys.listed_keys(agent.id)}
+    assert last_used[named.id] is not None and last_used[unnamed.id] is None
+
+
 async def test_heartbeats_arriving_together_are_all_applied_and_all_answered(user: User):
     account = make_user('many@example.com')
     agents = [make_agent(account, status='running', name=f'bot {number}') for number in range(20)]

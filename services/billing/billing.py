@@ -15,6 +15,7 @@ from stripe import StripeClient
 from stripe.params.checkout import SessionCreateParams
 
 from models import (
+    LIVE_SUBSCRIPTION_STATUSES,
     Agent,
     AgentStatus,
     CompGrant,
@@ -23,6 +24,7 @@ from models import (
     ProvisioningJob,
     StripeCustomer,
     Subscription,
+    SubscriptionStatus,
     User,
     parse_id,
     utcnow,
@@ -195,7 +197,7 @@ def cancel_subscriptions_of_deleted_agents() -> int:
     """A deleted agent must not be billed again: cancel its per-agent subscription at Stripe (the worker's tick)."""
     orphans = list(Subscription.select().join(Agent, on=(Subscription.agent == Agent.id))
                    .where((Agent.status == AgentStatus.DELETED) & (Subscription.plan == PER_AGENT_PLAN)
-                          & Subscription.status.in_(('active', 'trialing', 'past_due'))))
+                          & Subscription.status.in_(LIVE_SUBSCRIPTION_STATUSES)))
     for subscription in orphans:
         stripe_api.call(partial(_cancel_subscription, subscription.subscription_id))
         sync_subscription(subscription.subscription_id)
@@ -241,8 +243,9 @@ def _store_subscription(user: User, remote: dict) -> Subscription:
     status = remote['status']
     existing = Subscription.get_or_none(Subscription.subscription_id == remote['id'])
     past_due_since = None
-    if status == 'past_due':
-        past_due_since = existing.past_due_since if existing and existing.status == 'past_due' else utcnow()
+    if status == SubscriptionStatus.PAST_DUE:
+        past_due_since = (existing.past_due_since if existing and existing.status == SubscriptionStatus.PAST_DUE
+                          else utcnow())
     fields = {'user': user, 'customer_id': remote['customer'], 'price_id': price_id, 'status': status,
               'plan': plan.name if plan else metadata.get('plan', 'unknown'),
               'current_period_end': _from_unix(item.get('current_period_end')),
@@ -290,8 +293,10 @@ def _agent_to_pay_for(user: User, agent_id: object) -> Agent:
 
 def _paid_agent(user: User, agent_id: object) -> Agent | None:
     """The agent a per-agent subscription pays for, deleted ones included: their subscription must still be found."""
-    agent_id = parse_id(agent_id)
-    return Agent.get_or_none((Agent.id == agent_id) & (Agent.owner == user)) if agent_id else None
+    try:
+        return owned_agent(user, parse_id(agent_id) or 0, include_deleted=True)
+    except AgentError:
+        return None
 
 
 def _from_unix(seconds: int | None) -> datetime | None:
@@ -301,7 +306,7 @@ def _from_unix(seconds: int | None) -> datetime | None:
 def _live_subscriptions(user: User):
     """Subscriptions Stripe still charges for: a new Checkout next to one of these would bill twice."""
     return Subscription.select().where((Subscription.user == user)
-                                       & Subscription.status.in_(('active', 'trialing', 'past_due')))
+                                       & Subscription.status.in_(LIVE_SUBSCRIPTION_STATUSES))
 
 
 def has_live_plan(user: User) -> bool:
@@ -314,7 +319,8 @@ def has_customer(user: User) -> bool:
 
 def grace_ends(user: User) -> datetime | None:
     """When a past_due subscription stops counting as entitled, for the Settings page's warning."""
-    subscription = (Subscription.select().where((Subscription.user == user) & (Subscription.status == 'past_due'))
+    subscription = (Subscription.select()
+                    .where((Subscription.user == user) & (Subscription.status == SubscriptionStatus.PAST_DUE))
                     .order_by(Subscription.past_due_since.desc()).first())
     if subscription is None or subscription.past_due_since is None:
         return None

@@ -6,13 +6,22 @@ past_due, or a complimentary grant; every other status is not.
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from models import COUNTED_STATUSES, Agent, AgentStatus, CompGrant, Subscription, User, utcnow
+from models import (
+    COUNTED_STATUSES,
+    GOOD_STANDING_STATUSES,
+    Agent,
+    AgentStatus,
+    CompGrant,
+    Subscription,
+    SubscriptionStatus,
+    User,
+    utcnow,
+)
 
 from ..platform.settings import get_settings
 from ..provisioning import servers
 from .plans import PER_AGENT_PLAN, find_plan
 
-GOOD_STANDING = ('active', 'trialing')
 MAYBE_COUNTED_STATUSES = (*COUNTED_STATUSES, AgentStatus.FAILED)
 """Agents in these states may count against the plan; `counted_agents` decides for the failed ones."""
 
@@ -34,9 +43,9 @@ class Entitlement:
 
 def subscription_is_entitled(subscription: Subscription, now: datetime | None = None) -> bool:
     now = now or utcnow()
-    if subscription.status in GOOD_STANDING:
+    if subscription.status in GOOD_STANDING_STATUSES:
         return True
-    if subscription.status == 'past_due' and subscription.past_due_since is not None:
+    if subscription.status == SubscriptionStatus.PAST_DUE and subscription.past_due_since is not None:
         return now < subscription.past_due_since + timedelta(days=get_settings().billing_grace_days)
     return False
 
@@ -70,10 +79,10 @@ def entitlement_for(user: User, now: datetime | None = None) -> Entitlement:
     grant = active_grant(user, now)
     grant_plan = find_plan(grant.plan) if grant else None
     if grant_plan and grant_plan.agents > result.agents_allowed:
-        result.plan, result.status, result.period_end = grant_plan.name, 'comp', grant.until
+        result.plan, result.status, result.period_end = grant_plan.name, SubscriptionStatus.COMP, grant.until
         result.cancel_at_period_end, result.agents_allowed = False, grant_plan.agents
     if result.paid_agent_ids and result.plan is None:
-        result.plan, result.status = PER_AGENT_PLAN, 'active'
+        result.plan, result.status = PER_AGENT_PLAN, SubscriptionStatus.ACTIVE
     return result
 
 

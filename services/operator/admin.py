@@ -1,7 +1,7 @@
 """What the admin page lists and does: accounts, jobs across users, webhook events."""
 from dataclasses import dataclass
 
-from models import Agent, JobEvent, ProvisioningJob, User, WebhookEvent
+from models import Agent, JobEvent, ProvisioningJob, User, WebhookEvent, write_transaction
 
 from .. import provisioning
 from ..billing import entitlements, stripe_webhooks
@@ -40,7 +40,8 @@ def recent_webhook_events(limit: int = 100) -> list[WebhookEvent]:
 
 def set_account_disabled(*, user_id: int, disabled: bool) -> None:
     """Disabling also closes the account's open pages (they listen for `events.account_changed`)."""
-    User.update(is_disabled=disabled).where(User.id == user_id).execute()
+    with write_transaction():
+        User.update(is_disabled=disabled).where(User.id == user_id).execute()
     events.account_updated(user_id)
 
 

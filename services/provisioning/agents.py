@@ -93,18 +93,20 @@ def list_agents(*, owner: User) -> list[Agent]:
                 .order_by(Agent.created_at.desc(), Agent.id.desc()))
 
 
-def owned_agent(owner: User, agent_id: int, *, lock: bool = False) -> Agent:
+def owned_agent(owner: User, agent_id: int, *, lock: bool = False, include_deleted: bool = False) -> Agent:
     """The owner's agent; another user's, a deleted one or an id no row can have is reported as not found, revealing
     nothing.
 
-    Every owner-scoped lookup (pages, API, lifecycle commands, per-agent checkout) goes through here. With `lock`,
-    inside a write transaction, the row stays locked until the commit on PostgreSQL; SQLite's `BEGIN IMMEDIATE`
-    already holds the whole database.
+    Every owner-scoped lookup (pages, API, lifecycle commands, per-agent checkout, subscription sync) goes through
+    here. With `lock`, inside a write transaction, the row stays locked until the commit on PostgreSQL; SQLite's
+    `BEGIN IMMEDIATE` already holds the whole database. `include_deleted` finds deleted agents too: a deleted agent's
+    subscription must still name it.
     """
     if not valid_id(agent_id):
         raise AgentError('NOT_FOUND', f'There is no agent {agent_id}.')
-    query = Agent.select().where((Agent.id == agent_id) & (Agent.owner == owner)
-                                 & (Agent.status != AgentStatus.DELETED))
+    query = Agent.select().where((Agent.id == agent_id) & (Agent.owner == owner))
+    if not include_deleted:
+        query = query.where(Agent.status != AgentStatus.DELETED)
     agent = (query.for_update() if lock and not is_sqlite() else query).first()
     if agent is None:
         raise AgentError('NOT_FOUND', f'There is no agent {agent_id}.')

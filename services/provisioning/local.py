@@ -73,15 +73,17 @@ def settle_cancelled(job: ProvisioningJob) -> None:
 
 
 def _provision(job: ProvisioningJob) -> None:
-    _report(job.id, 'in_progress', 'dispatched', f'Starting the agent on this machine (attempt {job.attempts}).')
+    _report(job.id, JobStatus.IN_PROGRESS, 'dispatched',
+            f'Starting the agent on this machine (attempt {job.attempts}).')
+    # 'progress' is a callback status only (a step that leaves the job's status alone): no enum owns it
     _report(job.id, 'progress', 'agent_starting', f'Starting its runtime as a process on {LOCAL_ADDRESS}.')
     try:
         runtime = start_runtime(job.agent_id, job.id)
     except RuntimeStartError as error:
-        _report(job.id, 'failed', '', str(error))
+        _report(job.id, JobStatus.FAILED, '', str(error))
         return
     record_endpoint(job.agent_id, runtime.url)
-    finished = _report(job.id, 'succeeded', 'running',
+    finished = _report(job.id, JobStatus.SUCCEEDED, 'running',
                        f'The agent runs on this machine: its runtime answers at {runtime.url} (process '
                        f'{runtime.pid}, output in {runtime.log_path}).', ip_address=LOCAL_ADDRESS,
                        server_id=LOCAL_SERVER_ID)
@@ -91,10 +93,11 @@ def _provision(job: ProvisioningJob) -> None:
 
 
 def _deprovision(job: ProvisioningJob) -> None:
-    _report(job.id, 'in_progress', 'dispatched', f'Stopping the agent on this machine (attempt {job.attempts}).')
+    _report(job.id, JobStatus.IN_PROGRESS, 'dispatched',
+            f'Stopping the agent on this machine (attempt {job.attempts}).')
     stopped = supervisor.stop(job.agent_id)
     record_endpoint(job.agent_id, None)
-    _report(job.id, 'succeeded', 'server_deleted',
+    _report(job.id, JobStatus.SUCCEEDED, 'server_deleted',
             f'Its runtime process {stopped.pid} ended; port {stopped.port} is closed.' if stopped else
             'No runtime of this agent was running on this machine.')
 

@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from models import Agent, AgentApiKey, utcnow, write_transaction
+from models import Agent, AgentApiKey, parse_id, utcnow, write_transaction
 
 from ..platform.inputs import text_problem
 from ..platform.settings import get_settings
@@ -102,12 +102,13 @@ def active_key_hashes(agent_id: int) -> list[dict]:
 
 def note_key_use(agent_id: int, used: dict[str, float]) -> None:
     """Inside the heartbeat's write transaction: `last_used_at` from its `api_keys_used` ({key id: unix time});
-    unknown ids are ignored."""
-    for key_id, seen in used.items():
-        if not str(key_id).isdigit() or not isinstance(seen, int | float) or isinstance(seen, bool):
+    unknown ids, and ids no row can have (checked first: PostgreSQL refuses a number past its bigint), are ignored."""
+    for reported_id, seen in used.items():
+        key_id = parse_id(reported_id)
+        if key_id is None or not isinstance(seen, int | float) or isinstance(seen, bool):
             continue
         when = datetime.fromtimestamp(min(max(seen, 0), time.time()), UTC).replace(tzinfo=None)
         (AgentApiKey.update(last_used_at=when)
-         .where((AgentApiKey.id == int(key_id)) & (AgentApiKey.agent == agent_id)
+         .where((AgentApiKey.id == key_id) & (AgentApiKey.agent == agent_id)
                 & (AgentApiKey.last_used_at.is_null() | (AgentApiKey.last_used_at < when)))
          .execute())

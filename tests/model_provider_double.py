@@ -113,6 +113,9 @@ class ModelProviderDouble(HttpDouble):
         if self.required_key is not None and presented != self.required_key:
             send_json(handler, 401, {'error': {'message': 'invalid x-api-key', 'type': 'authentication_error'}})
             return
+        if (failure := self.next_failure()) is not None:
+            send_json(handler, failure.status, {'error': {'message': failure.message, 'type': 'api_error'}})
+            return
         send_json(handler, 200, {'object': 'list', 'data': [{'id': 'gpt-double', 'object': 'model',
                                                              'owned_by': 'double'}]})
 

@@ -8,7 +8,7 @@ from services.operator import setup_checklist
 from services.platform import model_providers
 from services.platform.settings import Settings, configure
 from tests.factories import make_token, make_user
-from tests.model_provider_double import ModelProviderDouble
+from tests.model_provider_double import Failure, ModelProviderDouble
 from tests.pages_support import log_in
 
 PROVIDER_SETTINGS = ('ANTHROPIC_API_KEY', 'ANTHROPIC_BASE_URL', 'OPENAI_API_KEY', 'OPENAI_BASE_URL')
@@ -76,6 +76,13 @@ def test_the_checklist_asks_each_provider_for_its_models(providers, double: Mode
     assert checks['OpenAI-compatible model provider'].ok
     assert not checks['Anthropic model provider'].ok
     assert 'ANTHROPIC_API_KEY was refused (401)' in checks['Anthropic model provider'].detail
+
+
+def test_the_checklist_names_a_provider_that_fails_and_what_to_do(providers, double: ModelProviderDouble):
+    providers(ANTHROPIC_API_KEY='sk-ant-good', ANTHROPIC_BASE_URL=double.url)
+    double.fail_next(Failure(503, 'down for maintenance'))
+    [check] = setup_checklist.provider_checks()
+    assert not check.ok and f'{double.url} answered 503' in check.detail and "provider's status" in check.detail
 
 
 def test_the_checklist_names_an_unreachable_provider(providers):

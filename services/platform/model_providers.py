@@ -5,7 +5,8 @@ itself, or OPENAI_BASE_URL: Ollama, vLLM, a gateway). The wizard offers only mod
 """
 from typing import Literal
 
-import httpx
+import anthropic
+import openai
 
 from .errors import DomainError
 from .settings import Settings, get_settings
@@ -14,8 +15,7 @@ ProviderKind = Literal['anthropic', 'openai']
 KEYLESS_PLACEHOLDER = 'no-key'
 """The key sent for an OpenAI-compatible server that needs none: the official SDK refuses an empty key."""
 DEFAULT_BASE_URLS = {'anthropic': 'https://api.anthropic.com', 'openai': 'https://api.openai.com/v1'}
-MODELS_PATH = {'anthropic': '/v1/models', 'openai': '/models'}
-"""Anthropic's base URL has no version in it, OpenAI's has (as each official SDK composes them)."""
+"""Where each official SDK goes without a base URL."""
 KEY_SETTING = {'anthropic': 'ANTHROPIC_API_KEY', 'openai': 'OPENAI_API_KEY'}
 CHECK_TIMEOUT_SECONDS = 10.0
 NONE_CONFIGURED = ('No model provider is set up, so agents cannot answer: set ANTHROPIC_API_KEY, OPENAI_API_KEY or '
@@ -58,23 +58,33 @@ def provider_config(model: str) -> dict:
 
 
 def list_model_ids(kind: ProviderKind) -> list[str]:
-    """The provider's model list: the cheapest call that proves the key works. ProviderError names what failed."""
-    settings = get_settings()
+    """The provider's model list through its official SDK: the cheapest call that proves the key works.
+    ProviderError names what failed and what to do."""
     config = provider_config('claude' if kind == 'anthropic' else 'gpt')
-    base_url = config['base_url'] or DEFAULT_BASE_URLS[kind]
-    headers = ({'x-api-key': config['api_key'], 'anthropic-version': '2023-06-01'} if kind == 'anthropic'
-               else {'Authorization': f'Bearer {config["api_key"]}'})
+    address = config['base_url'] or DEFAULT_BASE_URLS[kind]
     try:
-        answer = httpx.get(base_url + MODELS_PATH[kind], headers=headers, timeout=CHECK_TIMEOUT_SECONDS)
-    except httpx.HTTPError as error:
-        raise ProviderError('PROVIDER_UNREACHABLE', f'{base_url} could not be reached ({type(error).__name__}): check '
-                                                    f'the address and that the server runs.') from None
-    if answer.status_code in (401, 403):
-        setting = KEY_SETTING[kind] if kind == 'anthropic' or settings.openai_api_key else 'OPENAI_BASE_URL'
-        raise ProviderError('PROVIDER_REFUSED', f'{setting} was refused ({answer.status_code}): set a valid key.')
-    if answer.status_code != 200:
-        raise ProviderError('PROVIDER_FAILED', f'{base_url} answered {answer.status_code} to the model list.')
-    try:
-        return [str(entry['id']) for entry in answer.json()['data']]
-    except (ValueError, KeyError, TypeError):
-        raise ProviderError('PROVIDER_FAILED', f'{base_url} answered a model list in an unknown shape.') from None
+        with _sdk_client(kind, config['api_key'], address) as client:
+            return [str(model.id) for model in client.models.list()]
+    except (anthropic.AuthenticationError, anthropic.PermissionDeniedError,
+            openai.AuthenticationError, openai.PermissionDeniedError) as error:
+        setting = KEY_SETTING[kind] if kind == 'anthropic' or get_settings().openai_api_key else 'OPENAI_BASE_URL'
+        raise ProviderError('PROVIDER_REFUSED',
+                            f'{setting} was refused ({error.status_code}): set a valid key.') from None
+    except (anthropic.APIConnectionError, openai.APIConnectionError) as error:
+        raise ProviderError('PROVIDER_UNREACHABLE', f'{address} could not be reached ({type(error).__name__}): check '
+                                                    'the address and that the server runs.') from None
+    except (anthropic.APIStatusError, openai.APIStatusError) as error:
+        raise ProviderError('PROVIDER_FAILED', f'{address} answered {error.status_code} to the model list: check the '
+                                               "provider's status, then reload this page.") from None
+    except (anthropic.APIError, openai.APIError):
+        expected = 'Anthropic' if kind == 'anthropic' else 'OpenAI'
+        raise ProviderError('PROVIDER_FAILED', f'{address} answered a model list in an unknown shape: check that it '
+                                               f'speaks the {expected} API.') from None
+
+
+def _sdk_client(kind: ProviderKind, api_key: str, base_url: str) -> anthropic.Anthropic | openai.OpenAI:
+    """One try, a short timeout: the checklist reports a failure rather than waiting out retries. The address is
+    always given, so the SDK never reads a different one from this process's environment."""
+    if kind == 'anthropic':
+        return anthropic.Anthropic(api_key=api_key, base_url=base_url, timeout=CHECK_TIMEOUT_SECONDS, max_retries=0)
+    return openai.OpenAI(api_key=api_key, base_url=base_url, timeout=CHECK_TIMEOUT_SECONDS, max_retries=0)

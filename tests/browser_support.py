@@ -88,6 +88,13 @@ class Page:
         field.send_keys(text)
         self.wait(lambda: self.field(label).get_attribute('value') == text, f'"{label}" to hold {text!r}')
 
+    def enter_account(self, email: str, password: str, button: str) -> None:
+        """Fills the open sign-up or log-in form, sends it with `button` and waits for the agents list."""
+        self.type_into('Email', email)
+        self.type_into('Password', password)
+        self.click(button)
+        self.wait_for_path('/')
+
     def button(self, text: str) -> WebElement:
         xpath = f'//button[.//*[normalize-space(text())={xpath_literal(text)}]]'  # Quasar: icon + span label
         return self.wait(lambda: (button := self.visible(By.XPATH, xpath)) and button.is_enabled() and button,

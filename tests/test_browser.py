@@ -25,11 +25,7 @@ SYSTEM_PROMPT = 'You answer questions about our product politely and briefly.'
 
 def test_new_user_signs_up_walks_the_wizard_and_lands_on_the_agent_page(page: Page) -> None:
     page.open('/signup')
-    page.type_into('Email', EMAIL)
-    page.type_into('Password', PASSWORD)
-    page.click('Sign up')
-
-    page.wait_for_path('/')
+    page.enter_account(EMAIL, PASSWORD, 'Sign up')
     page.shows_text('No agents yet')
     page.text_element(EMAIL, 'header div')  # the header shows who is signed in
 
@@ -96,10 +92,7 @@ def test_new_user_signs_up_walks_the_wizard_and_lands_on_the_agent_page(page: Pa
 def test_the_log_out_button_ends_the_session_and_a_new_login_gets_a_new_session_cookie(page: Page) -> None:
     page.open('/signup')
     anonymous_cookie = page.driver.get_cookie('session')['value']
-    page.type_into('Email', EMAIL)
-    page.type_into('Password', PASSWORD)
-    page.click('Sign up')
-    page.wait_for_path('/')
+    page.enter_account(EMAIL, PASSWORD, 'Sign up')
     page.shows_text('No agents yet')
     assert page.driver.get_cookie('session')['value'] != anonymous_cookie
 

@@ -32,10 +32,7 @@ def agents_run_here(isolated_environment, monkeypatch, provider: ModelProviderDo
 
 def log_in(page: Page) -> None:
     page.open('/login')
-    page.type_into('Email', EMAIL)
-    page.type_into('Password', PASSWORD)
-    page.click('Log in')
-    page.wait_for_path('/')
+    page.enter_account(EMAIL, PASSWORD, 'Log in')
 
 
 def chat(page: Page, text: str, expected: str) -> None:

@@ -39,9 +39,7 @@ def test_a_change_through_one_instance_reaches_a_browser_on_another(instances: l
     agent = make_agent(owner, name='Shared bot')
     page = Page(browser, second, tmp_path)
     page.open('/login')
-    page.type_into('Email', 'instances@example.com')
-    page.type_into('Password', PASSWORD)
-    page.click('Log in')
+    page.enter_account('instances@example.com', PASSWORD, 'Log in')
     page.shows_text('Shared bot')
     page.wait_until_connected()
 

@@ -14,6 +14,7 @@ from services.provisioning import AgentState, failure_reasons
 from ..frame import status_badge
 from .actions import Actions
 from .progress import progress
+from .redrawn import RedrawnWhenChanged
 
 if TYPE_CHECKING:
     from .page import AgentPage
@@ -26,23 +27,18 @@ def header_of(state: AgentState) -> tuple:
             None if job is None else (job.id, job.status, job.step, job.last_error, job.run_url))
 
 
-class Header:
+class Header(RedrawnWhenChanged):
     def __init__(self, page: AgentPage) -> None:
-        self.page = page
+        super().__init__(page)
         self.details = page.user.is_admin
-        self.shown: tuple = ()
         self.actions = Actions(page)
         self.live()
         self.actions.add_refusal_row()
 
-    def show(self, state: AgentState) -> None:
-        if header_of(state) != self.shown:
-            self.live.refresh()
+    def shown_of(self, state: AgentState) -> tuple:
+        return header_of(state)
 
-    @ui.refreshable_method
-    def live(self) -> None:
-        state = self.page.state
-        self.shown = header_of(state)
+    def draw(self, state: AgentState) -> None:
         agent, job = state.agent, state.job
         self.status_row(agent, job)
         if agent.status == AgentStatus.FAILED and (

@@ -10,6 +10,7 @@ from models import Agent, utcnow
 from services.provisioning import AgentState
 
 from ..frame import card, health_badge
+from .redrawn import RedrawnWhenChanged
 
 if TYPE_CHECKING:
     from .page import AgentPage
@@ -39,21 +40,16 @@ def runtime_of(state: AgentState) -> tuple:
             agent.last_heartbeat_at, agent.runtime_started_at, state.usage)
 
 
-class Runtime:
+class Runtime(RedrawnWhenChanged):
     def __init__(self, page: AgentPage) -> None:
-        self.page = page
-        self.shown: tuple = ()
+        super().__init__(page)
         with card('Runtime'):
             self.live()
 
-    def show(self, state: AgentState) -> None:
-        if runtime_of(state) != self.shown:
-            self.live.refresh()
+    def shown_of(self, state: AgentState) -> tuple:
+        return runtime_of(state)
 
-    @ui.refreshable_method
-    def live(self) -> None:
-        state = self.page.state
-        self.shown = runtime_of(state)
+    def draw(self, state: AgentState) -> None:
         agent, usage = state.agent, state.usage
         with ui.row().classes('items-center gap-3'):
             health_badge(agent.health)

@@ -11,7 +11,7 @@ from nicegui.testing import User
 from models import ProvisioningJob
 from services.platform import retry as retry_service
 from services.platform.settings import Settings, configure
-from services.provisioning import github as github_service
+from services.provisioning import run_names
 from services.provisioning.github import GitHub, GitHubError, dispatch_retry
 from tests.factories import make_agent
 from tests.github_double import Answer, GitHubDouble, github_time
@@ -124,4 +124,4 @@ def test_the_double_refuses_inputs_the_workflow_does_not_declare(github: GitHubD
     ({}, 'provision-agent.yml', False),
 ])
 def test_a_run_belongs_to_the_configured_workflow_by_its_path_or_id(run, workflow, matches):
-    assert github_service.is_configured_workflow(run, workflow) is matches
+    assert run_names.is_configured_workflow(run, workflow) is matches

@@ -67,6 +67,8 @@ echo
 podman "${RUNTIME[@]}" healthcheck run "$NAME" 2>/dev/null
 test "$(podman exec "$NAME" id -u)" = 10001
 podman exec "$NAME" python main.py users create --email smoke@example.com --password 'smoke-test-password-1'
+# Without GitHub settings a Deploy runs `python -m runtime` inside this container: the runtime must be in the image.
+podman exec "$NAME" python -c 'import runtime.app'
 podman "${RUNTIME[@]}" stop --time 30 "$NAME" >/dev/null
 status=$(podman inspect "$NAME" --format '{{.State.ExitCode}}')
 echo "stopped with exit code $status"

@@ -1,10 +1,12 @@
-"""Provisioning: an agent's configuration, and its lifecycle on a server through jobs run by a GitHub workflow.
+"""Provisioning: an agent's configuration, and its lifecycle on a server through jobs run by a GitHub workflow, or
+on this machine (`local`, its runtimes' processes in `local_runtimes`) when GitHub is not set up.
 
 The job table is the truth, workers only move it forward. `commands` turns Deploy, Stop, Delete, Retry and Cancel
 into jobs; `dispatch` (driven by `scheduler`) claims due jobs and dispatches them through `github`; `reports`
 applies the workflow's verified callbacks (`callbacks` checks them) and `workflow_runs` GitHub's `workflow_run`
-webhook (stored through `platform.webhook_store`); the `reaper` fails jobs that went silent; `jobs` holds the
-table's rules, reads, the timeline (`record_event`) and `announce`. The dispatcher is a `platform.workers`
+webhook (stored through `platform.webhook_store`, its runs known by `run_names`); the `reaper` fails jobs that
+went silent; `healing` marks silent agents unreachable and provisions them again; `jobs` holds the table's rules,
+reads, the timeline (`record_event`) and `announce`. The dispatcher is a `platform.workers`
 worker, its retries a `platform.retry` policy.
 `agents` owns the configuration rules and owner-scoped lookups and depends on nothing here; `servers` says which
 agents may hold a server, `failure_reasons` how a failure reads to its owner. Every function is synchronous:

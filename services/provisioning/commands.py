@@ -22,7 +22,6 @@ from models import (
 )
 
 from ..billing import gate
-from ..billing.gate import GateError
 from ..platform import notifications
 from ..platform.settings import get_settings
 from . import servers
@@ -163,7 +162,7 @@ def heal(*, agent_id: int, now: datetime | None = None) -> ProvisioningJob | Non
         else:
             try:
                 gate.check_can_deploy(user=agent.owner, agent=agent)
-            except GateError as error:
+            except gate.GateError as error:
                 log.info('agent %s is unreachable but is not healed: %s', agent.id, error.message)
                 return None
             job = _create_job(agent, kind=JobKind.PROVISION, goal=AgentStatus.RUNNING, heal=True,

@@ -4,7 +4,6 @@ Every failure becomes a `GitHubError` that says whether trying again can help (`
 may already have had its effect (`maybe_sent`: a timeout or a 5xx after the body went out), how long GitHub asked
 us to wait (`wait`), and, for permanent failures, what the operator has to fix.
 """
-import re
 import threading
 import time
 from dataclasses import dataclass
@@ -13,17 +12,14 @@ from email.utils import parsedate_to_datetime
 
 import httpx
 
-from models import parse_id
-
 from ..platform.errors import DomainError
 from ..platform.retry import RetryPolicy
 from ..platform.settings import Settings, get_settings
+from .run_names import run_name
 
 API_VERSION = '2022-11-28'
 SECONDARY_LIMIT_WAIT = 60.0
 """GitHub's advice when a secondary rate limit names no wait: at least a minute (capped by our own maximum)."""
-RUN_NAME = re.compile(r'^agenthost (provision|deprovision) ([0-9]{1,19})$')
-FAILED_CONCLUSIONS = ('failure', 'cancelled', 'timed_out', 'startup_failure')
 
 
 class GitHubError(DomainError):
@@ -43,31 +39,6 @@ class Run:
     status: str = 'queued'
     conclusion: str | None = None
     title: str = ''
-
-
-def run_name(action: str, job_id: int) -> str:
-    """The workflow's `run-name` for a job: how a run is found again when its id is unknown."""
-    return f'agenthost {action} {job_id}'
-
-
-def job_for_run_name(title: str) -> tuple[str, int] | None:
-    """(action, job id) from a run's name, or None for runs that are not AgentHost's."""
-    match = RUN_NAME.match(title.strip())
-    job_id = parse_id(match.group(2)) if match else None
-    if match is None or job_id is None:
-        return None  # not a job id the database can hold: no job of ours
-    return match.group(1), job_id
-
-
-def is_configured_workflow(run: dict, workflow: str) -> bool:
-    """Whether a run (as GitHub sends it) belongs to `workflow`: a file name matches the run's path, a number its id.
-
-    A run's title alone proves nothing: any workflow in the repository may choose the same run-name.
-    """
-    if workflow.isdigit():
-        return str(run.get('workflow_id') or '') == workflow
-    path = str(run.get('path') or '').split('@', 1)[0]
-    return bool(path) and path.rsplit('/', 1)[-1] == workflow.rsplit('/', 1)[-1]
 
 
 def dispatch_retry(settings: Settings) -> RetryPolicy:

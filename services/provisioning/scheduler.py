@@ -1,6 +1,6 @@
 """The dispatcher: works on provisioning jobs as soon as they are ready, and on a clock as a safety net.
 
-The job table is the truth (field notes: APScheduler's own stores lose one-shot jobs in a crash), so APScheduler
+The job table is the truth (APScheduler's own job stores lose one-shot jobs in a crash), so APScheduler
 only ticks: every few seconds it runs the due work (retries whose time has come, dispatches a crash interrupted,
 runs to cancel), every minute the reaper, and every few seconds the health pass (agents silent for three heartbeat
 intervals become unreachable; those unreachable for AGENT_HEAL_MINUTES are healed). A Deploy does not wait for a

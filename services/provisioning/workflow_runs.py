@@ -2,8 +2,8 @@
 from models import FINISHED_JOB_STATUSES, Agent, EventStatus, JobStatus, ProvisioningJob, utcnow, write_transaction
 
 from ..platform.settings import get_settings
-from .github import FAILED_CONCLUSIONS, is_configured_workflow, job_for_run_name
 from .jobs import STATUS_RANK, _finish, _locked_job, announce, record_event
+from .run_names import FAILED_CONCLUSIONS, is_configured_workflow, job_for_run_name
 
 
 def apply_workflow_run(payload: dict) -> EventStatus:

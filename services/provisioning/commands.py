@@ -3,27 +3,20 @@
 The dispatcher (`dispatch.py`) then works on the jobs these queue; every function here is synchronous, so async
 callers use `run.io_bound` (never `await` inside a transaction: all coroutines share one connection).
 """
-import logging
-from datetime import datetime, timedelta
-
 import peewee
 
 from models import (
     Agent,
-    AgentHealth,
     AgentStatus,
     JobKind,
     JobStatus,
     ProvisioningJob,
     User,
-    db,
     utcnow,
     write_transaction,
 )
 
 from ..billing import gate
-from ..platform import notifications
-from ..platform.settings import get_settings
 from . import servers
 from .agents import AgentError, owned_agent
 from .jobs import (
@@ -40,10 +33,7 @@ from .jobs import (
     record_event,
 )
 
-log = logging.getLogger('services.provisioning')
-
 DEPLOYABLE_STATUSES = (AgentStatus.DRAFT, AgentStatus.STOPPED, AgentStatus.FAILED)
-HEAL_WINDOW = timedelta(hours=24)
 
 
 def request_deploy(*, owner: User, agent_id: int, idempotency_key: str | None = None) -> ProvisioningJob:
@@ -137,56 +127,6 @@ def cancel(*, owner: User, agent_id: int) -> ProvisioningJob:
     if removal is not None:
         announce(agent, removal)
     return ProvisioningJob.get_by_id(job.id)
-
-
-def heal(*, agent_id: int, now: datetime | None = None) -> ProvisioningJob | None:
-    """Provision an unreachable running agent again (a job marked `heal`, step `healing` on the timeline), or fail
-    it with the reason once `AGENT_HEAL_MAX` heals in 24 hours are used up. Returns the heal job, or None when
-    nothing was queued (no longer unreachable, a job already open, the budget used up, or no entitlement: billing
-    stops such an agent by itself)."""
-    now = now or utcnow()
-    settings = get_settings()
-    with write_transaction():
-        agent = Agent.get_by_id(agent_id)
-        agent = owned_agent(agent.owner, agent_id, lock=True)
-        if agent.status != AgentStatus.RUNNING or agent.health != AgentHealth.UNREACHABLE or _open_job(agent.id):
-            return None
-        silent = _minutes_since(agent.unreachable_since or now, now)
-        healed = (ProvisioningJob.select().where((ProvisioningJob.agent == agent.id) & ProvisioningJob.heal
-                                                 & (ProvisioningJob.created_at >= now - HEAL_WINDOW)).count())
-        if healed >= settings.agent_heal_max:
-            _give_up_healing(agent, f'It has been unreachable for {silent}, and AgentHost already provisioned it '
-                                    f'again {healed} time(s) in the last 24 hours (AGENT_HEAL_MAX is '
-                                    f'{settings.agent_heal_max}). Look at its log on this page, then press Retry.')
-            job = None
-        else:
-            try:
-                gate.check_can_deploy(user=agent.owner, agent=agent)
-            except gate.GateError as error:
-                log.info('agent %s is unreachable but is not healed: %s', agent.id, error.message)
-                return None
-            job = _create_job(agent, kind=JobKind.PROVISION, goal=AgentStatus.RUNNING, heal=True,
-                              message='AgentHost queued a heal.')
-            record_event(job.id, 'healing', f'Unreachable for {silent}: provisioning it again (heal {healed + 1} of '
-                                            f'at most {settings.agent_heal_max} in 24 hours).')
-            _set_agent(agent.id, status=AgentStatus.PROVISIONING, status_reason='')
-    announce(agent, job)
-    return job
-
-
-def _give_up_healing(agent: Agent, reason: str) -> None:
-    """Inside the transaction: the agent fails with the reason, on its last job's timeline and in a mail."""
-    last = last_job(agent.id)
-    if last is not None:
-        record_event(last.id, 'healing_stopped', reason)
-    _set_agent(agent.id, status=AgentStatus.FAILED, status_reason=reason)
-    log.warning('agent %s failed: %s', agent.id, reason)
-    db.after_commit(lambda: notifications.agent_failed(Agent.get_by_id(agent.id), reason))
-
-
-def _minutes_since(moment: datetime, now: datetime) -> str:
-    minutes = (now - moment).total_seconds() / 60
-    return f'{minutes:.0f} min' if minutes >= 2 else f'{minutes * 60:.0f} s'
 
 
 def _request_removal(*, owner: User, agent_id: int, goal: AgentStatus, reason: str,

@@ -293,8 +293,11 @@ def _agent_to_pay_for(user: User, agent_id: object) -> Agent:
 
 def _paid_agent(user: User, agent_id: object) -> Agent | None:
     """The agent a per-agent subscription pays for, deleted ones included: their subscription must still be found."""
+    number = parse_id(agent_id)
+    if number is None:
+        return None
     try:
-        return owned_agent(user, parse_id(agent_id) or 0, include_deleted=True)
+        return owned_agent(user, number, include_deleted=True)
     except AgentError:
         return None
 
